@@ -1,0 +1,45 @@
+"""The exception tree of vid2vid. Every error a user can cause is one of these.
+
+Vid2VidError
+├── ConfigError               a configuration value or file is invalid
+├── CheckpointError           a weights file cannot be read or does not fit the model
+│   └── ModelMismatchError    weights, keyframe or packet come from another model
+├── BitstreamError            bytes from a file or the network are malformed
+├── InputError                an image, video or camera cannot be read, or holds no face
+├── EngineUnavailableError    a compute backend or its optional dependency is missing
+└── SignalingError            the signaling server refused or dropped us
+"""
+
+from __future__ import annotations
+
+
+class Vid2VidError(Exception):
+    """Root of every error vid2vid raises on purpose."""
+
+
+class ConfigError(Vid2VidError, ValueError):
+    """A configuration value or file is invalid; the message names the field and value."""
+
+
+class CheckpointError(Vid2VidError):
+    """A weights file cannot be read, or its tensors do not fit the model."""
+
+
+class ModelMismatchError(CheckpointError):
+    """Weights, a keyframe or a packet were made by a different model."""
+
+
+class BitstreamError(Vid2VidError, ValueError):
+    """Bytes from a file or the network are malformed; the message says exactly how."""
+
+
+class InputError(Vid2VidError):
+    """An input image, video or camera cannot be used (unreadable, empty, no face)."""
+
+
+class EngineUnavailableError(Vid2VidError):
+    """A compute backend is not available here; the message says which extra to install."""
+
+
+class SignalingError(Vid2VidError):
+    """The signaling server refused us or the connection dropped."""

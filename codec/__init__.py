@@ -1,0 +1,1 @@
+"""vid2vid.codec: the networks, keypoint math, checkpoints, face tracking and bitstream."""

@@ -1,0 +1,109 @@
+"""The talking-head model: one interface over the network families.
+
+Every family splits the same way, which is what the bitstream and the engines rely on:
+
+    keyframe side (once):   F: image -> appearance volume f_s        (B x C x D x H x W)
+                            L: image -> canonical keypoints x_c       (B x K x 3)
+    both sides (per frame): H, Δ: image -> Motion (yaw/pitch/roll, t, δ, scale)
+    receiver (per frame):   M + warp + G: (f_s, x_s, x_d) -> image    (B x 3 x S x S)
+
+Images are RGB float tensors in [0, 1], B x 3 x H x W at ``config.input_size``.
+Families subclass :class:`TalkingHeadModel` and fill the four abstract stages.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from vid2vid.codec.config import ModelConfig
+from vid2vid.codec.keypoints import FreeView, Keypoints, Motion, RotationConvention, posed_keypoints
+
+
+class KeyframeFeatures(NamedTuple):
+    """What the receiver keeps from a keyframe: f_s, x_c and the source motion."""
+
+    volume: Tensor  # B x C x D x H x W
+    canonical: Tensor  # B x K x 3
+    motion: Motion
+
+
+class TalkingHeadModel(nn.Module, ABC):
+    """Base of every family; subclasses set :attr:`convention` and fill the stages."""
+
+    convention: RotationConvention = "xyz"
+    #: LivePortrait ignores the z of the translation; the paper's family uses it.
+    uses_translation_z: bool = True
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- the four stages ------------------------------------------------------------------
+    @abstractmethod
+    def extract_appearance(self, image: Tensor) -> Tensor:
+        """F: B x 3 x H x W -> B x C x D x H' x W' appearance volume f_s."""
+
+    @abstractmethod
+    def extract_canonical(self, image: Tensor) -> Tensor:
+        """L: B x 3 x H x W -> B x K x 3 canonical keypoints x_c in [-1, 1]."""
+
+    @abstractmethod
+    def extract_motion(self, image: Tensor) -> Motion:
+        """H and Δ: B x 3 x H x W -> head pose, translation, deformations (and scale)."""
+
+    @abstractmethod
+    def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
+        """M, warp and G: rebuild the driving frame, B x 3 x S x S (S = config.output_size)."""
+
+    # -- compositions -----------------------------------------------------------------------
+    def pose(self, canonical: Tensor, motion: Motion, view: FreeView | None = None) -> Keypoints:
+        """x = s · (R · x_c + δ) + t in this family's convention, with the free view on top."""
+        return posed_keypoints(
+            canonical, motion, self.convention, view=view, use_translation_z=self.uses_translation_z
+        )
+
+    def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
+        """Everything the receiver derives from the keyframe image."""
+        return KeyframeFeatures(
+            volume=self.extract_appearance(image),
+            canonical=self.extract_canonical(image),
+            motion=self.extract_motion(image),
+        )
+
+    def animate(
+        self, keyframe: KeyframeFeatures, driving: Motion, view: FreeView | None = None
+    ) -> Tensor:
+        """Rebuild one frame from the keyframe and a driving motion (the receiver's job)."""
+        source_kp = self.pose(keyframe.canonical, keyframe.motion)
+        driving_kp = self.pose(keyframe.canonical, driving, view)
+        return self.decode(keyframe.volume, source_kp, driving_kp)
+
+    def forward(self, source: Tensor, driving: Tensor) -> Tensor:
+        """Same-identity reconstruction: animate ``source`` with the motion of ``driving``."""
+        return self.animate(self.encode_keyframe(source), self.extract_motion(driving))
+
+
+def build_model(config: ModelConfig) -> TalkingHeadModel:
+    """Instantiate the family's model with freshly initialized (untrained) weights."""
+    if config.family == "liveportrait":
+        from vid2vid.codec.liveportrait.model import LivePortraitModel
+
+        return LivePortraitModel(config)
+    from vid2vid.codec.facevid2vid.model import FaceVid2VidModel
+
+    return FaceVid2VidModel(config)
+
+
+def seeded_model(config: ModelConfig, seed: int = 0) -> TalkingHeadModel:
+    """An untrained model whose random weights depend only on ``seed`` and the config.
+
+    Sender and receiver built this way agree on the weights, and so on the fingerprint.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(config)
+    return model.eval()

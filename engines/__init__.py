@@ -1,0 +1,1 @@
+"""vid2vid.engines: not built yet; see README status."""

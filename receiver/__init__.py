@@ -1,0 +1,1 @@
+"""vid2vid.receiver: not built yet; see README status."""

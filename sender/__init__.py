@@ -1,0 +1,1 @@
+"""vid2vid.sender: not built yet; see README status."""

@@ -1,0 +1,1 @@
+"""vid2vid.signaling: not built yet; see README status."""
