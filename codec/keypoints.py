@@ -156,3 +156,29 @@ def identity_motion(batch: int, num_kp: int, *, device: torch.device | str = "cp
         deformation=torch.zeros(batch, num_kp, 3, device=device),
         scale=torch.ones(batch, device=device),
     )
+
+
+def relative_motion(
+    source: Motion, driving: Motion, driving_reference: Motion, convention: RotationConvention
+) -> Motion:
+    """Transfer the *change* of the driving head since its reference frame onto the source.
+
+    Used for cross-identity animation, where the driving face's absolute pose and expression
+    belong to another person: R = R_d · R_ref⁻¹ · R_s, δ = δ_s + (δ_d − δ_ref),
+    t = t_s + (t_d − t_ref), s = s_s · s_d / s_ref. With ``driving == driving_reference`` the
+    source motion comes back unchanged.
+    """
+
+    def rot(m: Motion) -> Tensor:
+        return rotation_matrix(m.yaw, m.pitch, m.roll, convention)  # B x 3 x 3
+
+    rotation = rot(driving) @ rot(driving_reference).transpose(1, 2) @ rot(source)  # B x 3 x 3
+    yaw, pitch, roll = angles_from_rotation(rotation, convention)
+    return Motion(
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        translation=source.translation + driving.translation - driving_reference.translation,
+        deformation=source.deformation + driving.deformation - driving_reference.deformation,
+        scale=source.scale * driving.scale / driving_reference.scale,
+    )
