@@ -55,7 +55,9 @@ def fingerprint(config: ModelConfig, state: Mapping[str, Tensor]) -> str:
     return digest.hexdigest()[:FINGERPRINT_HEX]
 
 
-def check_state_dict(expected: Mapping[str, Tensor], given: Mapping[str, Tensor], source: str) -> None:
+def check_state_dict(
+    expected: Mapping[str, Tensor], given: Mapping[str, Tensor], source: str
+) -> None:
     """Every expected key present with its shape, and nothing left over.
 
     The message names the first offending key, which is what a user needs to see that a file
@@ -74,14 +76,20 @@ def check_state_dict(expected: Mapping[str, Tensor], given: Mapping[str, Tensor]
         raise CheckpointError(f"{source}: unexpected key {extra[0]!r} ({len(extra)} unused in all)")
 
 
-def load_state_dict_strict(model: torch.nn.Module, state: Mapping[str, Tensor], source: str) -> None:
+def load_state_dict_strict(
+    model: torch.nn.Module, state: Mapping[str, Tensor], source: str
+) -> None:
     """Fill every parameter and buffer of ``model`` from ``state``, consuming every key."""
     check_state_dict(model.state_dict(), state, source)
     model.load_state_dict(dict(state), strict=True)
 
 
 def save_checkpoint(
-    path: str | Path, config: ModelConfig, state: Mapping[str, Tensor], *, trained: bool,
+    path: str | Path,
+    config: ModelConfig,
+    state: Mapping[str, Tensor],
+    *,
+    trained: bool,
     note: str = "",
 ) -> str:
     """Write ``path/config.json`` and ``path/model.safetensors``; returns the fingerprint."""
@@ -148,7 +156,9 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     return LoadedModel(model, config, actual, bool(document.get("trained")), str(folder))
 
 
-def untrained_model(config_name: str, *, seed: int = 0, device: str | torch.device = "cpu") -> LoadedModel:
+def untrained_model(
+    config_name: str, *, seed: int = 0, device: str | torch.device = "cpu"
+) -> LoadedModel:
     """The preset with seeded random weights: deterministic, but it rebuilds noise, not faces."""
     config = preset(config_name)
     model = seeded_model(config, seed)

@@ -78,7 +78,9 @@ def _strict_fields(cls: type[Any], data: Mapping[str, Any], where: str) -> dict[
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} in {where} (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {where} (known: {', '.join(sorted(known))})"
+        )
     values = dict(data)
     for f in dataclasses.fields(cls):
         # JSON has no tuples: restore them where the field's default is one.
@@ -118,18 +120,28 @@ def _paper_512() -> ModelConfig:
 
 
 def _face_vid2vid() -> ModelConfig:
-    return ModelConfig(name="face-vid2vid", family="face-vid2vid", num_kp=15, arch=FaceVid2VidArch())
+    return ModelConfig(
+        name="face-vid2vid", family="face-vid2vid", num_kp=15, arch=FaceVid2VidArch()
+    )
 
 
 def _liveportrait() -> ModelConfig:
     return ModelConfig(
-        name="liveportrait", family="liveportrait", num_kp=21, output_size=512, arch=LivePortraitArch()
+        name="liveportrait",
+        family="liveportrait",
+        num_kp=21,
+        output_size=512,
+        arch=LivePortraitArch(),
     )
 
 
 def _tiny() -> ModelConfig:
     return ModelConfig(
-        name="tiny", family="face-vid2vid", num_kp=10, input_size=64, output_size=64,
+        name="tiny",
+        family="face-vid2vid",
+        num_kp=10,
+        input_size=64,
+        output_size=64,
         arch=FaceVid2VidArch.tiny(),
     )
 
@@ -148,4 +160,6 @@ def preset(name: str) -> ModelConfig:
     try:
         return PRESETS[name]()
     except KeyError:
-        raise ConfigError(f"unknown model config {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise ConfigError(
+            f"unknown model config {name!r}; choose one of {', '.join(PRESETS)}"
+        ) from None

@@ -54,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert a LivePortrait or zhengkw18/face-vid2vid checkpoint to vid2vid's "
         "format (a folder with config.json and model.safetensors).",
     )
-    parser.add_argument("source", type=Path, help="LivePortrait weights folder or face-vid2vid .pth.tar")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="checkpoint folder to write")
+    parser.add_argument(
+        "source", type=Path, help="LivePortrait weights folder or face-vid2vid .pth.tar"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="checkpoint folder to write"
+    )
     parser.add_argument(
         "--family",
         choices=("auto", "liveportrait", "face-vid2vid"),

@@ -106,7 +106,9 @@ def angles_from_rotation(
     return torch.rad2deg(yaw), torch.rad2deg(pitch), torch.rad2deg(roll)
 
 
-def angles_from_bins(logits: Tensor, bin_degrees: float = 3.0, offset_degrees: float = 97.5) -> Tensor:
+def angles_from_bins(
+    logits: Tensor, bin_degrees: float = 3.0, offset_degrees: float = 97.5
+) -> Tensor:
     """Expected angle of a 66-bin classifier (Hopenet style): B x 66 -> B degrees.
 
     ``Σ softmax(logits)_i · i · bin_degrees − offset_degrees``; LivePortrait uses an offset of

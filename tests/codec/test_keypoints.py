@@ -7,8 +7,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.interop import load_fixture
 
+from support.interop import load_fixture
 from vid2vid.codec.keypoints import (
     FreeView,
     Motion,
@@ -104,11 +104,17 @@ def test_free_view_composes_rotation_on_the_left(convention, yaw, pitch, roll, v
     motion = _motion(yaw, pitch, roll)
     view = FreeView(yaw=view_yaw, translation=(0.1, -0.2, 0.0))
     seen = posed_keypoints(canonical, motion, convention, view=view)
-    r_u = rotation_matrix(*(torch.tensor([v], dtype=torch.float64) for v in (view_yaw, 0.0, 0.0)), convention)
+    r_u = rotation_matrix(
+        *(torch.tensor([v], dtype=torch.float64) for v in (view_yaw, 0.0, 0.0)), convention
+    )
     r_d = rotation_matrix(motion.yaw, motion.pitch, motion.roll, convention)
     assert torch.allclose(seen.rotation, r_u @ r_d, atol=1e-12)
-    expected = 1.3 * (torch.einsum("ij,kj->ki", (r_u @ r_d)[0], canonical[0]) + motion.deformation[0])
-    expected = expected + motion.translation[0] + torch.tensor([0.1, -0.2, 0.0], dtype=torch.float64)
+    expected = 1.3 * (
+        torch.einsum("ij,kj->ki", (r_u @ r_d)[0], canonical[0]) + motion.deformation[0]
+    )
+    expected = (
+        expected + motion.translation[0] + torch.tensor([0.1, -0.2, 0.0], dtype=torch.float64)
+    )
     assert torch.allclose(seen.points[0], expected, atol=1e-12)
 
 
@@ -117,7 +123,9 @@ def test_transform_is_equivariant_to_a_shared_rotation(convention):
     """Rotating the canonical keypoints by Q and the head by R Q^-1 gives the same posed points."""
     canonical = torch.rand(1, 6, 3, dtype=torch.float64) * 2 - 1
     motion = _motion(20.0, -10.0, 5.0, k=6)
-    q = rotation_matrix(*(torch.tensor([v], dtype=torch.float64) for v in (15.0, 25.0, -30.0)), convention)
+    q = rotation_matrix(
+        *(torch.tensor([v], dtype=torch.float64) for v in (15.0, 25.0, -30.0)), convention
+    )
     r = rotation_matrix(motion.yaw, motion.pitch, motion.roll, convention)
     yaw, pitch, roll = angles_from_rotation(r @ q.transpose(1, 2), convention)
     moved = motion._replace(yaw=yaw, pitch=pitch, roll=roll)
@@ -139,7 +147,9 @@ def test_relative_motion_transfers_only_the_change(convention):
     source, reference = _motion(10.0, 5.0, -3.0, seed=1), _motion(-20.0, 8.0, 4.0, seed=2)
     assert all(
         torch.allclose(a, b, atol=1e-9)
-        for a, b in zip(relative_motion(source, reference, reference, convention), source, strict=True)
+        for a, b in zip(
+            relative_motion(source, reference, reference, convention), source, strict=True
+        )
     )
     driving = reference._replace(yaw=reference.yaw + 15.0, deformation=reference.deformation + 0.1)
     moved = relative_motion(source, driving, reference, convention)
