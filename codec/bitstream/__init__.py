@@ -1,0 +1,1 @@
+"""The wire format: packets, quantization and entropy coding (standard library and numpy only)."""
