@@ -82,7 +82,9 @@ class LivePortraitArch:
                 or not value
                 or not all(isinstance(v, int) and v >= 1 for v in value)
             ):
-                raise ConfigError(f"arch.{name} must be one or more positive integers, got {value!r}")
+                raise ConfigError(
+                    f"arch.{name} must be one or more positive integers, got {value!r}"
+                )
         if not isinstance(self.kp_variance, (int, float)) or not self.kp_variance > 0:
             raise ConfigError(f"arch.kp_variance must be positive, got {self.kp_variance!r}")
         if not isinstance(self.stitching, bool):

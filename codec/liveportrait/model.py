@@ -148,13 +148,19 @@ class LivePortraitModel(TalkingHeadModel):
     def stitch(self, source: Keypoints, driving: Keypoints) -> Keypoints:
         """x_d + the stitching MLP's offsets, so the shoulders and the crop edge stay put."""
         if self.stitching is None:
-            raise ConfigError("this LivePortrait model has no stitching MLP (arch.stitching is false)")
+            raise ConfigError(
+                "this LivePortrait model has no stitching MLP (arch.stitching is false)"
+            )
         b, k, _ = driving.points.shape
-        feat = torch.cat([source.points.reshape(b, -1), driving.points.reshape(b, -1)], dim=1)  # B x 6K
+        feat = torch.cat(
+            [source.points.reshape(b, -1), driving.points.reshape(b, -1)], dim=1
+        )  # B x 6K
         delta = self.stitching(feat)  # B x (3K + 2)
         offsets = delta[:, : 3 * k].reshape(b, k, 3)  # B x K x 3
         shift = torch.cat([delta[:, 3 * k : 3 * k + 2], delta.new_zeros(b, 1)], dim=1)  # B x 3
-        return Keypoints(points=driving.points + offsets + shift[:, None], rotation=driving.rotation)
+        return Keypoints(
+            points=driving.points + offsets + shift[:, None], rotation=driving.rotation
+        )
 
     def retarget_lip(self, source: Tensor, lip_ratio: Tensor) -> Tensor:
         """Keypoint offsets that open/close the lips: x_s (B x K x 3), ratios (B x 2) -> B x K x 3."""
@@ -164,9 +170,13 @@ class LivePortraitModel(TalkingHeadModel):
         """Keypoint offsets that open/close the eyes: x_s (B x K x 3), ratios (B x 3) -> B x K x 3."""
         return self._retarget(self.eye, "eye", source, eye_ratio)
 
-    def _retarget(self, mlp: StitchingMLP | None, what: str, source: Tensor, ratio: Tensor) -> Tensor:
+    def _retarget(
+        self, mlp: StitchingMLP | None, what: str, source: Tensor, ratio: Tensor
+    ) -> Tensor:
         if mlp is None:
-            raise ConfigError(f"this LivePortrait model has no {what} MLP (arch.stitching is false)")
+            raise ConfigError(
+                f"this LivePortrait model has no {what} MLP (arch.stitching is false)"
+            )
         b, k, _ = source.shape
         delta = mlp(torch.cat([source.reshape(b, -1), ratio], dim=1))  # B x 3K
         return delta.reshape(b, k, 3)  # B x K x 3

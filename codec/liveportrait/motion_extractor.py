@@ -43,7 +43,7 @@ class ConvNeXtV2Detector(nn.Module):
         self.downsample_layers = nn.ModuleList(downs)
         self.stages = nn.ModuleList(
             nn.Sequential(*[ConvNeXtBlock(dim) for _ in range(depth)])
-            for dim, depth in zip(dims, arch.convnext_depths)
+            for dim, depth in zip(dims, arch.convnext_depths, strict=True)
         )
         self.norm = nn.LayerNorm(dims[-1], eps=EPS)
         self.fc_kp = nn.Linear(dims[-1], 3 * num_kp)
@@ -57,7 +57,7 @@ class ConvNeXtV2Detector(nn.Module):
     def forward(self, image: Tensor) -> MotionHeads:
         """B x 3 x H x W in [0, 1] -> the raw heads."""
         x = image
-        for down, stage in zip(self.downsample_layers, self.stages):
+        for down, stage in zip(self.downsample_layers, self.stages, strict=True):
             x = stage(down(x))
         x = self.norm(x.mean(dim=(-2, -1)))  # B x C
         return MotionHeads(
