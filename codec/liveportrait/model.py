@@ -152,9 +152,9 @@ class LivePortraitModel(TalkingHeadModel):
                 "this LivePortrait model has no stitching MLP (arch.stitching is false)"
             )
         b, k, _ = driving.points.shape
-        feat = torch.cat(
-            [source.points.reshape(b, -1), driving.points.reshape(b, -1)], dim=1
-        )  # B x 6K
+        flat_source = source.points.reshape(b, -1)  # B x 3K
+        flat_driving = driving.points.reshape(b, -1)  # B x 3K
+        feat = torch.cat([flat_source, flat_driving], dim=1)  # B x 6K
         delta = self.stitching(feat)  # B x (3K + 2)
         offsets = delta[:, : 3 * k].reshape(b, k, 3)  # B x K x 3
         shift = torch.cat([delta[:, 3 * k : 3 * k + 2], delta.new_zeros(b, 1)], dim=1)  # B x 3

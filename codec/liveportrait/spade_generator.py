@@ -38,10 +38,8 @@ class SpadeGenerator(nn.Module):
         x = self.fc(feature)  # B x 2C x H x W
         for i in range(self.num_middle):
             x = self.get_submodule(f"G_middle_{i}")(x, feature)
-        x = self.up_0(
-            F.interpolate(x, scale_factor=2.0, mode="nearest"), feature
-        )  # B x C x 2H x 2W
-        x = self.up_1(
-            F.interpolate(x, scale_factor=2.0, mode="nearest"), feature
-        )  # B x 64 x 4H x 4W
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # B x 2C x 2H x 2W
+        x = self.up_0(x, feature)  # B x C x 2H x 2W
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # B x C x 4H x 4W
+        x = self.up_1(x, feature)  # B x 64 x 4H x 4W
         return self.conv_img(F.leaky_relu(x, 0.2))  # B x 3 x 4rH x 4rW

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from support.interop import INTEROP, load_manifest, rule_state_dict
 
 MANIFESTS = INTEROP / "liveportrait"
@@ -16,7 +17,11 @@ BASE_MODULES = (
     "spade_generator",
 )
 #: Our name in the manifest -> the entry of the original stitching file.
-STITCHING_ENTRIES = {"stitching": "retarget_shoulder", "lip": "retarget_mouth", "eye": "retarget_eye"}
+STITCHING_ENTRIES = {
+    "stitching": "retarget_shoulder",
+    "lip": "retarget_mouth",
+    "eye": "retarget_eye",
+}
 
 
 def write_liveportrait_folder(folder: Path) -> Path:
@@ -30,7 +35,9 @@ def write_liveportrait_folder(folder: Path) -> Path:
     manifest = load_manifest(MANIFESTS / "stitching_retargeting_module.json")
     container = {}
     for name, entry in STITCHING_ENTRIES.items():
-        inner = rule_state_dict(f"stitching_retargeting_module.{entry}", manifest[name]["state_dict"])
+        inner = rule_state_dict(
+            f"stitching_retargeting_module.{entry}", manifest[name]["state_dict"]
+        )
         container[entry] = {f"module.{k}": v for k, v in inner.items()}
     target = folder / manifest["stitching"]["checkpoint_file"]
     target.parent.mkdir(parents=True, exist_ok=True)
