@@ -24,6 +24,7 @@ TINY = ModelConfig(
 )
 
 
+@pytest.mark.slow
 def test_preset_shapes_and_parameters() -> None:
     """The full preset: every stage's shape at 256 px in, 512 px out, and LivePortrait's sizes."""
     model = seeded_model(preset("liveportrait"))
