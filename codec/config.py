@@ -106,7 +106,13 @@ def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
 
 
 def _paper_256() -> ModelConfig:
-    return ModelConfig(name="paper-256", family="face-vid2vid", num_kp=20, arch=FaceVid2VidArch())
+    # The paper trains with a two-scale patch discriminator (pix2pixHD's).
+    return ModelConfig(
+        name="paper-256",
+        family="face-vid2vid",
+        num_kp=20,
+        arch=FaceVid2VidArch(discriminator_scales=2),
+    )
 
 
 def _paper_512() -> ModelConfig:
@@ -115,7 +121,7 @@ def _paper_512() -> ModelConfig:
         family="face-vid2vid",
         num_kp=20,
         output_size=512,
-        arch=FaceVid2VidArch(generator_extra_up=1),
+        arch=FaceVid2VidArch(generator_extra_up=1, discriminator_scales=2),
     )
 
 

@@ -64,7 +64,7 @@ class CropConfig:
     smoothing: float = 0.7
     deadband: float = 0.01
     detect_interval: int = 5
-    detect_side: int = 160
+    detect_side: int = 256
     min_face: float = 0.15
     hold_frames: int = 10
     border: Border = "replicate"
@@ -170,7 +170,7 @@ class FaceDetector:
     Each instance loads its own cascade, so trackers in different threads share nothing.
     """
 
-    def __init__(self, *, detect_side: int = 160, min_face: float = 0.15) -> None:
+    def __init__(self, *, detect_side: int = 256, min_face: float = 0.15) -> None:
         self.detect_side = detect_side
         self.min_face = min_face
         self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + _CASCADE_FILE)

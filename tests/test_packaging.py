@@ -5,8 +5,6 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import vid2vid
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +20,9 @@ def test_every_package_folder_is_listed_in_pyproject():
         for init in (ROOT / folder).rglob("__init__.py"):
             relative = init.parent.relative_to(ROOT / folder)
             package = ".".join([name, *relative.parts]) if relative.parts else name
-            assert package in listed, f"{package} ({init.parent}) is missing from pyproject packages"
+            assert package in listed, (
+                f"{package} ({init.parent}) is missing from pyproject packages"
+            )
 
 
 def test_subpackages_import_under_one_name():
@@ -33,5 +33,11 @@ def test_subpackages_import_under_one_name():
     import vid2vid.signaling
 
     assert vid2vid.__version__
-    for module in (vid2vid.codec, vid2vid.engines, vid2vid.receiver, vid2vid.sender, vid2vid.signaling):
+    for module in (
+        vid2vid.codec,
+        vid2vid.engines,
+        vid2vid.receiver,
+        vid2vid.sender,
+        vid2vid.signaling,
+    ):
         assert module.__name__.startswith("vid2vid.")

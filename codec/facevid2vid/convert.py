@@ -8,7 +8,6 @@ conversion is a prefix rename; K is read from the keypoint detector's output con
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,7 +27,7 @@ NUM_KP_KEY = "out_conv.weight"
 def _read_container(path: Path) -> Mapping[str, object]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a foreign file can fail the unpickler in any way
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable face-vid2vid checkpoint ({first})") from None
     if not isinstance(data, Mapping):
@@ -67,6 +66,11 @@ def map_state_dict(container: Mapping[str, object]) -> dict[str, Tensor]:
         for key, value in module_state.items():
             mapped[f"{ours}.{key}"] = value
     return mapped
+
+
+def map_discriminator_state(state: Mapping[str, Tensor], scale: int = 0) -> dict[str, Tensor]:
+    """zhengkw18's ``discriminator`` state dict as scale ``scale`` of a MultiScaleDiscriminator."""
+    return {f"scales.{scale}.{key}": value for key, value in state.items()}
 
 
 def convert_facevid2vid(path: str | Path) -> tuple[ModelConfig, dict[str, Tensor]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from support.interop import DATA, require
 
+from support.interop import DATA, require
 from vid2vid.codec.reenact import main
 
 
