@@ -141,6 +141,9 @@ class VideoWriter:
         self.path = Path(path)
         self.size = (int(width), int(height))
         try:
+            # `-o out/clip.mp4` on a fresh checkout must work; PyAV opens the file lazily at the
+            # first frame, so a missing folder would otherwise fail only after all the work.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self.path), mode="w")
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(f"cannot write video {self.path}: {_reason(exc)}") from exc
@@ -160,7 +163,10 @@ class VideoWriter:
                 f"got {image.shape} {image.dtype}"
             )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        self._container.mux(self._stream.encode(frame))
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot write video {self.path}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         """Flush the encoder and close the file; calling it twice is harmless."""
@@ -169,6 +175,8 @@ class VideoWriter:
         self._closed = True
         try:
             self._container.mux(self._stream.encode(None))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot write video {self.path}: {_reason(exc)}") from exc
         finally:
             self._container.close()
 

@@ -109,6 +109,21 @@ def test_writer_rejects_odd_size_and_wrong_frames(tmp_path: Path) -> None:
         writer.write(np.zeros((32, 32, 3), np.uint8))
 
 
+def test_writer_creates_missing_folders(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "nested" / "clip.mp4"
+    with VideoWriter(path, 25, (32, 32)) as writer:
+        writer.write(gradient_frame(0, 32, 32))
+    with VideoReader(path) as reader:
+        assert reader.frame_count == 1
+
+
+def test_writer_under_a_file_is_an_input_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match="cannot write video"):
+        VideoWriter(blocker / "clip.mp4", 25, (32, 32))
+
+
 def test_read_image_gives_bgr() -> None:
     path = require(DATA / "portraits" / "lp_s0.jpg")
     image = read_image(path)
