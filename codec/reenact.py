@@ -19,12 +19,13 @@ import torch
 from tqdm import tqdm
 
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.config import PRESETS
-from vid2vid.codec.face import CropConfig, FaceTracker, crop_portrait
+from vid2vid.codec.face import crop_portrait
 from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
 from vid2vid.codec.keypoints import FreeView, Motion, relative_motion
 from vid2vid.codec.model import KeyframeFeatures
-from vid2vid.codec.video import VideoReader, VideoWriter, read_image
+from vid2vid.codec.video import VideoWriter, read_image
 from vid2vid.errors import InputError, Vid2VidError
 
 log = logging.getLogger(__name__)
@@ -49,31 +50,6 @@ class ReenactOptions:
     batch: int = 4
 
 
-def _driving_crops(
-    path: Path, size: int, max_frames: int | None
-) -> tuple[float, Iterator[np.ndarray], int | None]:
-    """The driving video's fps, its tracked face crops (BGR), and its frame count if known."""
-    reader = VideoReader(path)
-    tracker = FaceTracker(CropConfig(output_size=size))
-    total = (
-        reader.frame_count
-        if max_frames is None
-        else min(max_frames, reader.frame_count or max_frames)
-    )
-
-    def crops() -> Iterator[np.ndarray]:
-        with reader:
-            for index, frame in enumerate(reader):
-                if max_frames is not None and index >= max_frames:
-                    return
-                result = tracker.update(frame.image)
-                if result.crop is None:
-                    raise InputError(f"no face found in {path} at frame {index}")
-                yield result.crop
-
-    return reader.fps, crops(), total
-
-
 def _batches(items: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     batch: list[np.ndarray] = []
     for item in items:
@@ -96,7 +72,9 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
     device = next(model.parameters()).device
     portrait = crop_portrait(read_image(options.source), config.input_size)
     keyframe: KeyframeFeatures = model.encode_keyframe(frames_to_tensor([portrait]).to(device))
-    fps, crops, total = _driving_crops(options.driving, config.input_size, options.max_frames)
+    clip = FaceClip(options.driving, config.input_size, options.max_frames)
+    fps, total = clip.fps, clip.frame_count
+    crops = (crop.image for crop in clip)
     width = config.output_size * (3 if options.compare else 1)
     portrait_out = _resize(portrait, config.output_size)
     reference: Motion | None = None
