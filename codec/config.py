@@ -169,3 +169,13 @@ def preset(name: str) -> ModelConfig:
         raise ConfigError(
             f"unknown model config {name!r}; choose one of {', '.join(PRESETS)}"
         ) from None
+
+
+def volume_shape(config: ModelConfig) -> tuple[int, int, int, int]:
+    """C x D x H x W of F's appearance volume for one image: what a volume keyframe must hold."""
+    arch = config.arch
+    if isinstance(arch, FaceVid2VidArch):
+        side = config.input_size // arch.appearance_stride
+    else:
+        side = config.input_size // arch.volume_scale
+    return (arch.volume_channels, arch.volume_depth, side, side)
