@@ -35,7 +35,7 @@ from vid2vid.codec.bitstream.header import (
     sequence_distance,
     wire_timestamp,
 )
-from vid2vid.codec.bitstream.motion_params import MotionLayout, MotionParams
+from vid2vid.codec.bitstream.motion_params import Group, MotionLayout, MotionParams
 from vid2vid.codec.bitstream.quantize import (
     QUALITY_MAX,
     QUALITY_MIN,
@@ -43,6 +43,7 @@ from vid2vid.codec.bitstream.quantize import (
     Quantizer,
     check_quality,
     default_delta_spread,
+    group_step,
     intra_spread,
     quantizer,
 )
@@ -189,10 +190,9 @@ class MotionEncoder:
         self._spread[seen] = self._change_sum[seen] / self._change_count[seen]
         self._change_sum[:] = 0.0
         self._change_count[:] = 0.0
-        group_steps = q.steps[np.searchsorted(self.layout.groups, range(self.layout.num_groups))]
         priors = bytes(
-            entropy.scale_to_byte(_fit_prior(spread / step))
-            for spread, step in zip(self._spread, group_steps, strict=True)
+            entropy.scale_to_byte(_fit_prior(spread / group_step(Group(g), self._quality)))
+            for g, spread in enumerate(self._spread)
         )
         delta_scales = np.array([entropy.byte_to_scale(b) for b in priors])[self.layout.groups]
         self._intra = _Intra(self.stream_id, sequence, q, symbols, delta_scales)
