@@ -39,11 +39,23 @@ class Motion(NamedTuple):
     scale: Tensor  # B
 
 
+class CanonicalKeypoints(NamedTuple):
+    """L's output: canonical keypoints x_c and, when the family predicts them, Jacobians J_c."""
+
+    points: Tensor  # B x K x 3
+    jacobians: Tensor | None = None  # B x K x 3 x 3
+
+
 class Keypoints(NamedTuple):
-    """Posed 3D keypoints with the rotation that posed them (the first-order motion needs it)."""
+    """Posed 3D keypoints with the rotation that posed them (the first-order motion needs it).
+
+    ``jacobians`` are the posed per-keypoint Jacobians J_k = R · J_c,k when L predicts them
+    (face-vid2vid's optional first-order term); None means M uses the rotations alone.
+    """
 
     points: Tensor  # B x K x 3
     rotation: Tensor  # B x 3 x 3
+    jacobians: Tensor | None = None  # B x K x 3 x 3
 
 
 class FreeView(NamedTuple):
@@ -125,11 +137,14 @@ def posed_keypoints(
     *,
     view: FreeView | None = None,
     use_translation_z: bool = True,
+    jacobians: Tensor | None = None,
 ) -> Keypoints:
     """Eq. (1)-(4): x = s · (R · x_c + δ) + t, with the optional free view on top.
 
     ``canonical`` is B x K x 3. The free view multiplies R on the left (R_d ← R_u · R_d) and adds
-    its translation (t_d ← t_u + t_d).
+    its translation (t_d ← t_u + t_d). Canonical ``jacobians`` J_c (B x K x 3 x 3), when given,
+    are posed as J = R · J_c with the same (view-composed) R: δ and t do not change a Jacobian,
+    and s is left out as in the rotation-only term R_s R_d⁻¹ (it is 1 in the paper's family).
     """
     rotation = rotation_matrix(motion.yaw, motion.pitch, motion.roll, convention)  # B x 3 x 3
     translation = motion.translation  # B x 3
@@ -144,7 +159,10 @@ def posed_keypoints(
     rotated = torch.einsum("bij,bkj->bki", rotation, canonical)  # B x K x 3
     points = motion.scale[:, None, None] * (rotated + motion.deformation)  # B x K x 3
     points = points + translation[:, None, :]  # B x K x 3
-    return Keypoints(points=points, rotation=rotation)
+    posed = None
+    if jacobians is not None:
+        posed = torch.einsum("bij,bkjl->bkil", rotation, jacobians)  # B x K x 3 x 3
+    return Keypoints(points=points, rotation=rotation, jacobians=posed)
 
 
 def identity_motion(batch: int, num_kp: int, *, device: torch.device | str = "cpu") -> Motion:

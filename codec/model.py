@@ -4,6 +4,7 @@ Every family splits the same way, which is what the bitstream and the engines re
 
     keyframe side (once):   F: image -> appearance volume f_s        (B x C x D x H x W)
                             L: image -> canonical keypoints x_c       (B x K x 3)
+                               (+ optional Jacobians J_c, B x K x 3 x 3, face-vid2vid only)
     both sides (per frame): H, Δ: image -> Motion (yaw/pitch/roll, t, δ, scale)
     receiver (per frame):   M + warp + G: (f_s, x_s, x_d) -> image    (B x 3 x S x S)
 
@@ -20,15 +21,27 @@ import torch
 from torch import Tensor, nn
 
 from vid2vid.codec.config import ModelConfig
-from vid2vid.codec.keypoints import FreeView, Keypoints, Motion, RotationConvention, posed_keypoints
+from vid2vid.codec.keypoints import (
+    CanonicalKeypoints,
+    FreeView,
+    Keypoints,
+    Motion,
+    RotationConvention,
+    posed_keypoints,
+)
 
 
 class KeyframeFeatures(NamedTuple):
-    """What the receiver keeps from a keyframe: f_s, x_c and the source motion."""
+    """What the receiver keeps from a keyframe: f_s, x_c, the source motion (and J_c).
+
+    ``jacobians`` are L's canonical Jacobians when the family estimates them (face-vid2vid with
+    ``arch.estimate_jacobian``), else None; pass them to :meth:`TalkingHeadModel.pose`.
+    """
 
     volume: Tensor  # B x C x D x H x W
     canonical: Tensor  # B x K x 3
     motion: Motion
+    jacobians: Tensor | None = None  # B x K x 3 x 3
 
 
 class TalkingHeadModel(nn.Module, ABC):
@@ -59,27 +72,50 @@ class TalkingHeadModel(nn.Module, ABC):
     def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
         """M, warp and G: rebuild the driving frame, B x 3 x S x S (S = config.output_size)."""
 
+    def extract_canonical_with_jacobians(self, image: Tensor) -> CanonicalKeypoints:
+        """L with its optional Jacobians J_c (B x K x 3 x 3); None unless the family has them."""
+        return CanonicalKeypoints(points=self.extract_canonical(image))
+
     # -- compositions -----------------------------------------------------------------------
-    def pose(self, canonical: Tensor, motion: Motion, view: FreeView | None = None) -> Keypoints:
-        """x = s · (R · x_c + δ) + t in this family's convention, with the free view on top."""
+    def pose(
+        self,
+        canonical: Tensor,
+        motion: Motion,
+        view: FreeView | None = None,
+        *,
+        jacobians: Tensor | None = None,
+    ) -> Keypoints:
+        """x = s · (R · x_c + δ) + t in this family's convention, with the free view on top.
+
+        Canonical ``jacobians`` (a keyframe's :attr:`KeyframeFeatures.jacobians`) are posed as
+        J = R · J_c; without them the keypoints carry none.
+        """
         return posed_keypoints(
-            canonical, motion, self.convention, view=view, use_translation_z=self.uses_translation_z
+            canonical,
+            motion,
+            self.convention,
+            view=view,
+            use_translation_z=self.uses_translation_z,
+            jacobians=jacobians,
         )
 
     def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
         """Everything the receiver derives from the keyframe image."""
+        canonical = self.extract_canonical_with_jacobians(image)
         return KeyframeFeatures(
             volume=self.extract_appearance(image),
-            canonical=self.extract_canonical(image),
+            canonical=canonical.points,
             motion=self.extract_motion(image),
+            jacobians=canonical.jacobians,
         )
 
     def animate(
         self, keyframe: KeyframeFeatures, driving: Motion, view: FreeView | None = None
     ) -> Tensor:
         """Rebuild one frame from the keyframe and a driving motion (the receiver's job)."""
-        source_kp = self.pose(keyframe.canonical, keyframe.motion)
-        driving_kp = self.pose(keyframe.canonical, driving, view)
+        jacobians = keyframe.jacobians
+        source_kp = self.pose(keyframe.canonical, keyframe.motion, jacobians=jacobians)
+        driving_kp = self.pose(keyframe.canonical, driving, view, jacobians=jacobians)
         return self.decode(keyframe.volume, source_kp, driving_kp)
 
     def forward(self, source: Tensor, driving: Tensor) -> Tensor:

@@ -115,6 +115,9 @@ def _animate(
         volume=keyframe.volume.expand(n, *keyframe.volume.shape[1:]),
         canonical=keyframe.canonical.expand(n, *keyframe.canonical.shape[1:]),
         motion=_expand(keyframe.motion, n),
+        jacobians=None
+        if keyframe.jacobians is None
+        else keyframe.jacobians.expand(n, *keyframe.jacobians.shape[1:]),
     )
     return tensor_to_frames(model.animate(batched, driving, view))
 

@@ -6,6 +6,7 @@ every module. The sizes chain as follows at the defaults (256 px in):
 
     F: 256² -> down x2 -> 64², 1x1 conv to C·D = 512 -> volume 32 x 16 x 64 x 64
     L: 256² x 0.25 = 64² -> down x5 -> 2², 1x1 conv to 1024·16 -> up x5 -> 15 x 16 x 64 x 64
+       (+ 9·15 Jacobian channels with ``estimate_jacobian``)
     M: (K+1)·(4+1) channels on 16 x 64 x 64 -> down x5 (1x2x2) -> up x5 -> mask, occlusion
     G: 512 x 64² -> up x2 (+ ``generator_extra_up``) -> 256² (512² with one extra)
 """
@@ -32,6 +33,9 @@ class FaceVid2VidArch:
     keypoint_up: tuple[int, ...] = (1024, 512, 256, 128, 64, 32)
     keypoint_depth: int = 16
     keypoint_temperature: float = 0.1
+    #: L also predicts a 3x3 Jacobian J_c,k per keypoint (paper §3.1, optional); the paper's
+    #: ablation and zhengkw18's release go without, so M then uses R_s R_d⁻¹ for every keypoint.
+    estimate_jacobian: bool = False
     # H and Δ: ResNet-50-like bottleneck stages; ``head_pose_blocks`` counts the extra blocks
     # after each stage's first, as zhengkw18 does (3, 3, 5, 2 = ResNet-50's 4, 4, 6, 3).
     head_pose_channels: tuple[int, ...] = (64, 256, 512, 1024, 2048)
@@ -55,7 +59,10 @@ class FaceVid2VidArch:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, tuple):
+            if isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"arch.{f.name} must be true or false, got {value!r}")
+            elif isinstance(value, tuple):
                 low = 0 if f.name == "head_pose_blocks" else 1
                 if not value or any(not isinstance(v, int) or v < low for v in value):
                     raise ConfigError(

@@ -49,14 +49,18 @@ def gaussian_heatmaps(points: Tensor, grid: Tensor, variance: float) -> Tensor:
 def sparse_motions(grid: Tensor, source: Tensor, driving: Tensor, jacobian: Tensor) -> Tensor:
     """Where each driving cell comes from under each keypoint's first-order motion, plus identity.
 
-    T_k(z) = J (z − x_d,k) + x_s,k with J = R_s R_d⁻¹ (the paper's first-order term, shared by all
-    keypoints); the background motion is the identity. grid D x H x W x 3, points B x K x 3,
-    jacobian B x 3 x 3 -> B x (K+1) x D x H x W x 3, background first.
+    T_k(z) = J_k (z − x_d,k) + x_s,k with J_k = R_s R_d⁻¹ (the paper's first-order term, one
+    jacobian B x 3 x 3 shared by all keypoints) or J_k = J_s,k J_d,k⁻¹ (L's optional Jacobians,
+    jacobian B x K x 3 x 3); the background motion is the identity. grid D x H x W x 3, points
+    B x K x 3 -> B x (K+1) x D x H x W x 3, background first.
     """
     batch, num_kp = source.shape[:2]
     cells = grid.unsqueeze(0).unsqueeze(0)  # 1 x 1 x D x H x W x 3
     relative = cells - driving.view(batch, num_kp, 1, 1, 1, 3)  # B x K x D x H x W x 3
-    moved = torch.einsum("bij,bkdhwj->bkdhwi", jacobian, relative)  # B x K x D x H x W x 3
+    if jacobian.dim() == 4:
+        moved = torch.einsum("bkij,bkdhwj->bkdhwi", jacobian, relative)  # B x K x D x H x W x 3
+    else:
+        moved = torch.einsum("bij,bkdhwj->bkdhwi", jacobian, relative)  # B x K x D x H x W x 3
     moved = moved + source.view(batch, num_kp, 1, 1, 1, 3)  # B x K x D x H x W x 3
     identity = cells.expand(batch, 1, *grid.shape)  # B x 1 x D x H x W x 3
     return torch.cat([identity, moved], dim=1)  # B x (K+1) x D x H x W x 3

@@ -13,7 +13,7 @@ from vid2vid.codec.facevid2vid.generator import Generator
 from vid2vid.codec.facevid2vid.head_pose import HeadPoseEstimator
 from vid2vid.codec.facevid2vid.keypoint_detector import CanonicalKeypointDetector
 from vid2vid.codec.facevid2vid.motion_field import MotionFieldEstimator
-from vid2vid.codec.keypoints import Keypoints, Motion
+from vid2vid.codec.keypoints import CanonicalKeypoints, Keypoints, Motion
 from vid2vid.codec.model import TalkingHeadModel
 from vid2vid.errors import ConfigError
 
@@ -91,6 +91,9 @@ class FaceVid2VidModel(TalkingHeadModel):
     def extract_canonical(self, image: Tensor) -> Tensor:
         return self.keypoint_detector(image)  # B x K x 3
 
+    def extract_canonical_with_jacobians(self, image: Tensor) -> CanonicalKeypoints:
+        return self.keypoint_detector.forward_with_jacobians(image)  # B x K x 3, B x K x 3 x 3
+
     def extract_motion(self, image: Tensor) -> Motion:
         pose = self.head_pose(image)
         return Motion(
@@ -105,9 +108,19 @@ class FaceVid2VidModel(TalkingHeadModel):
     def decode_with_intermediates(
         self, volume: Tensor, source: Keypoints, driving: Keypoints
     ) -> Decoded:
-        """M then G, keeping M's deformation, occlusion and mask."""
+        """M then G, keeping M's deformation, occlusion and mask.
+
+        M uses the per-keypoint J_s,k J_d,k⁻¹ when both keypoint sets carry Jacobians, else the
+        rotations' R_s R_d⁻¹.
+        """
         field = self.motion_field(
-            volume, source.points, driving.points, source.rotation, driving.rotation
+            volume,
+            source.points,
+            driving.points,
+            source.rotation,
+            driving.rotation,
+            source.jacobians,
+            driving.jacobians,
         )
         image = self.generator(volume, field.deformation, field.occlusion)  # B x 3 x S x S
         return Decoded(

@@ -1,4 +1,4 @@
-"""M: the motion field estimator, (f_s, x_s, x_d, R_s, R_d) -> 3D deformation and 2D occlusion."""
+"""M: the motion field estimator, (f_s, x_s, x_d, R_s, R_d[, J_s, J_d]) -> deformation, occlusion."""
 
 from __future__ import annotations
 
@@ -56,8 +56,14 @@ class MotionFieldEstimator(nn.Module):
         driving: Tensor,
         source_rotation: Tensor,
         driving_rotation: Tensor,
+        source_jacobians: Tensor | None = None,
+        driving_jacobians: Tensor | None = None,
     ) -> MotionField:
-        """f_s B x C x D x H x W; x_s, x_d B x K x 3; R_s, R_d B x 3 x 3."""
+        """f_s B x C x D x H x W; x_s, x_d B x K x 3; R_s, R_d B x 3 x 3; J_s, J_d B x K x 3 x 3.
+
+        With both posed Jacobians the motion of keypoint k is J_s,k J_d,k⁻¹; otherwise (the
+        default, and zhengkw18's model) it is R_s R_d⁻¹ for every keypoint.
+        """
         compressed = self.compress(volume)  # B x c x D x H x W
         batch, _, depth, height, width = compressed.shape
         grid = coordinate_grid(depth, height, width, like=compressed)  # D x H x W x 3
@@ -65,8 +71,16 @@ class MotionFieldEstimator(nn.Module):
             source, grid, self.variance
         )  # B x K x D x H x W
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # B x (K+1) x D x H x W
-        # J = R_s R_d⁻¹; a rotation's inverse is its transpose (and exports to ONNX, inverse does not).
-        jacobian = source_rotation @ driving_rotation.transpose(1, 2)  # B x 3 x 3
+        if source_jacobians is not None and driving_jacobians is not None:
+            # J_k = J_s,k J_d,k⁻¹, solved as X · J_d = J_s. The standard ONNX opset has no solve
+            # or inverse (onnxruntime only a contrib Inverse), so exporting M with Jacobians
+            # would need a closed-form 3x3 inverse (adjugate / determinant) here.
+            jacobian = torch.linalg.solve(
+                driving_jacobians, source_jacobians, left=False
+            )  # B x K x 3 x 3
+        else:
+            # J = R_s R_d⁻¹; a rotation's inverse is its transpose (and exports to ONNX, inverse does not).
+            jacobian = source_rotation @ driving_rotation.transpose(1, 2)  # B x 3 x 3
         motions = sparse_motions(grid, source, driving, jacobian)  # B x (K+1) x D x H x W x 3
         warped = warp_volume(compressed, motions)  # B x (K+1) x c x D x H x W
         x = torch.cat([heat.unsqueeze(2), warped], dim=2)  # B x (K+1) x (c+1) x D x H x W
