@@ -11,12 +11,14 @@ The payload (big-endian; split into KEYFRAME_CHUNK packets by :mod:`.chunks`)::
     21      4 * N     source motion, float32, in :class:`MotionLayout` order (N = 6 + 3K [+ 1])
     ...     4 * u16   volume shape C, D, H, W          (volume kinds only)
     ...     f32       volume scale                     (VOLUME_INT8_ZSTD only)
+    ...     4 * 3K    canonical keypoints x_c, float32 (volume kinds only)
     ...     u32       appearance length L
     ...     L         appearance: a coded key image, or a zstd-compressed volume
 
 The source motion travels as exact float32 (not quantized like motion packets): every later
 frame is rendered relative to it, so its error would reach every frame; 4 bytes a value is
-nothing next to the appearance.
+nothing next to the appearance. A volume keyframe also carries the canonical keypoints, since a
+receiver that does not run F has no image to run L on either.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Keyframe:
     source_motion: MotionParams
     volume_shape: tuple[int, int, int, int] | None = None
     volume_scale: float | None = None
+    canonical: np.ndarray | None = None  # K x 3, volume kinds only
 
     def __post_init__(self) -> None:
         if len(self.fingerprint) != FINGERPRINT_SIZE:
@@ -141,6 +144,35 @@ class Keyframe:
                 f"{kind.name} keyframe must not carry a volume scale (got {scale}); "
                 "only VOLUME_INT8_ZSTD has one"
             )
+        self._check_canonical(kind)
+
+    def _check_canonical(self, kind: AppearanceKind) -> None:
+        if kind.is_volume != (self.canonical is not None):
+            needs = "needs canonical keypoints" if kind.is_volume else "must not carry keypoints"
+            raise BitstreamError(f"{kind.name} keyframe {needs}")
+        if self.canonical is None:
+            return
+        canonical = np.asarray(self.canonical, dtype=np.float32)
+        expected = (self.source_motion.num_kp, 3)
+        if canonical.shape != expected:
+            raise BitstreamError(
+                f"canonical keypoints have shape {canonical.shape}, expected {expected}"
+            )
+        if not np.isfinite(canonical).all():
+            raise BitstreamError("canonical keypoints must be finite numbers")
+        object.__setattr__(self, "canonical", canonical)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Keyframe):
+            return NotImplemented
+        plain = ("fingerprint", "output_size", "kind", "appearance", "source_motion")
+        plain += ("volume_shape", "volume_scale")
+        same_canonical = (self.canonical is None and other.canonical is None) or (
+            self.canonical is not None
+            and other.canonical is not None
+            and np.array_equal(self.canonical, other.canonical)
+        )
+        return same_canonical and all(getattr(self, f) == getattr(other, f) for f in plain)
 
     __hash__ = None  # type: ignore[assignment]  # holds arrays
 
@@ -161,6 +193,8 @@ def encode_keyframe_payload(kf: Keyframe) -> bytes:
         parts.append(_VOLUME_SHAPE.pack(*kf.volume_shape))
     if kf.volume_scale is not None:
         parts.append(_VOLUME_SCALE.pack(kf.volume_scale))
+    if kf.canonical is not None:
+        parts.append(kf.canonical.astype(">f4").tobytes())
     parts += [_LENGTH.pack(len(kf.appearance)), kf.appearance]
     return b"".join(parts)
 
@@ -198,13 +232,17 @@ def decode_keyframe_payload(data: bytes) -> Keyframe:
     motion = layout.unflatten(values.astype(np.float64))
     shape = cursor.unpack(_VOLUME_SHAPE) if kind.is_volume else None
     scale = cursor.unpack(_VOLUME_SCALE)[0] if kind is AppearanceKind.VOLUME_INT8_ZSTD else None
+    canonical = None
+    if kind.is_volume:
+        raw = np.frombuffer(cursor.take(4 * 3 * num_kp), dtype=">f4")  # 3K
+        canonical = raw.astype(np.float32).reshape(num_kp, 3)
     (length,) = cursor.unpack(_LENGTH)
     appearance = cursor.take(length)
     if cursor.offset != len(data):
         raise BitstreamError(
             f"keyframe payload has {len(data) - cursor.offset} bytes after the appearance"
         )
-    return Keyframe(fingerprint, output_size, kind, appearance, motion, shape, scale)
+    return Keyframe(fingerprint, output_size, kind, appearance, motion, shape, scale, canonical)
 
 
 def check_fingerprint(kf: Keyframe, expected: bytes) -> None:

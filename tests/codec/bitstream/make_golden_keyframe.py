@@ -58,8 +58,16 @@ def jpeg_keyframe(appearance: bytes) -> Keyframe:
 
 def volume_keyframe(appearance: bytes, scale: float) -> Keyframe:
     motion = MotionParams(0.0, 0.0, 0.0, np.zeros(3), np.ones((2, 3)))
+    canonical = np.linspace(-0.5, 0.5, 6, dtype=np.float32).reshape(2, 3)  # K x 3
     return Keyframe(
-        FINGERPRINT, 512, AppearanceKind.VOLUME_INT8_ZSTD, appearance, motion, (2, 2, 4, 4), scale
+        FINGERPRINT,
+        512,
+        AppearanceKind.VOLUME_INT8_ZSTD,
+        appearance,
+        motion,
+        (2, 2, 4, 4),
+        scale,
+        canonical,
     )
 
 

@@ -74,6 +74,7 @@ def keyframes(draw: st.DrawFn) -> Keyframe:
         source_motion=params,
         volume_shape=shape if kind.is_volume else None,
         volume_scale=volume_scale,
+        canonical=np.full((num_kp, 3), 0.25, np.float32) if kind.is_volume else None,
     )
 
 
@@ -131,8 +132,8 @@ PAYLOAD = encode_keyframe_payload(KEYFRAME)
         ),
         (
             _with(at18=b"\x04"),
-            # now it reads volume fields, and then part of the JPEG as the appearance length
-            "keyframe payload is truncated: 86 of 543322041 bytes",
+            # now it reads volume fields and canonical keypoints, running past the end
+            "keyframe payload is truncated: 86 of 105 bytes",
         ),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
@@ -187,6 +188,27 @@ VOLUME = b"\x28\xb5\x2f\xfd"
             "VOLUME_INT8_ZSTD keyframe needs a positive finite float32 volume scale, got 1e+39",
         ),
         (
+            {"canonical": np.zeros((2, 3), np.float32)},
+            "JPEG keyframe must not carry keypoints",
+        ),
+        (
+            {
+                "kind": AppearanceKind.VOLUME_FP16_ZSTD,
+                "appearance": VOLUME,
+                "volume_shape": (1, 2, 3, 4),
+            },
+            "VOLUME_FP16_ZSTD keyframe needs canonical keypoints",
+        ),
+        (
+            {
+                "kind": AppearanceKind.VOLUME_FP16_ZSTD,
+                "appearance": VOLUME,
+                "volume_shape": (1, 2, 3, 4),
+                "canonical": np.zeros((3, 3), np.float32),
+            },
+            "canonical keypoints have shape (3, 3), expected (2, 3)",
+        ),
+        (
             {"source_motion": motion(num_kp=128)},
             "num_kp 128 is out of range 1..127 for a motion packet",
         ),
@@ -199,8 +221,9 @@ def test_construction_errors(changes: dict, message: str) -> None:
 
 
 def test_volume_scale_is_rounded_to_the_float32_it_travels_as() -> None:
+    canonical = np.zeros((motion().num_kp, 3), np.float32)
     kf = Keyframe(
-        bytes(16), 64, AppearanceKind.VOLUME_INT8_ZSTD, VOLUME, motion(), (1, 1, 1, 1), 0.1
+        bytes(16), 64, AppearanceKind.VOLUME_INT8_ZSTD, VOLUME, motion(), (1, 1, 1, 1), 0.1, canonical
     )
     assert kf.volume_scale == float(np.float32(0.1))
     assert decode_keyframe_payload(encode_keyframe_payload(kf)) == kf
