@@ -223,7 +223,14 @@ def test_construction_errors(changes: dict, message: str) -> None:
 def test_volume_scale_is_rounded_to_the_float32_it_travels_as() -> None:
     canonical = np.zeros((motion().num_kp, 3), np.float32)
     kf = Keyframe(
-        bytes(16), 64, AppearanceKind.VOLUME_INT8_ZSTD, VOLUME, motion(), (1, 1, 1, 1), 0.1, canonical
+        bytes(16),
+        64,
+        AppearanceKind.VOLUME_INT8_ZSTD,
+        VOLUME,
+        motion(),
+        (1, 1, 1, 1),
+        0.1,
+        canonical,
     )
     assert kf.volume_scale == float(np.float32(0.1))
     assert decode_keyframe_payload(encode_keyframe_payload(kf)) == kf
