@@ -229,7 +229,8 @@ def decode_keyframe_payload(data: bytes) -> Keyframe:
         raise BitstreamError(f"unknown keyframe flags 0x{flags:02x}")
     layout = MotionLayout(num_kp=num_kp, has_scale=bool(flags & _FLAG_SCALE))
     values = np.frombuffer(cursor.take(4 * layout.size), dtype=">f4")  # N
-    motion = layout.unflatten(values.astype(np.float64))
+    with np.errstate(invalid="ignore"):  # NaN from the network is refused just below
+        motion = layout.unflatten(values.astype(np.float64))
     shape = cursor.unpack(_VOLUME_SHAPE) if kind.is_volume else None
     scale = cursor.unpack(_VOLUME_SCALE)[0] if kind is AppearanceKind.VOLUME_INT8_ZSTD else None
     canonical = None

@@ -198,3 +198,23 @@ def test_not_a_v2v_file_is_one_line(tmp_path: Path, capsys) -> None:
     code = decode_cli.main([str(junk), "-o", str(tmp_path / "x.mp4")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err[-1].startswith("vid2vid-decode: error: not a .v2v file")
+
+
+def test_receiver_survives_random_and_mutated_packets(stream: Path) -> None:
+    """Whatever the network hands over, push() returns (possibly no frames) and never raises."""
+    rng = np.random.default_rng(3)
+    packets = _packets(stream)
+    decoder = StreamDecoder(untrained_model("tiny"))
+    for packet in packets[:3]:
+        decoder.push(packet)
+    for _ in range(300):
+        source = bytearray(packets[rng.integers(len(packets))])
+        if rng.random() < 0.3:
+            data = rng.bytes(int(rng.integers(0, 60)))
+        else:
+            for _ in range(int(rng.integers(1, 4))):
+                source[rng.integers(len(source))] = int(rng.integers(256))
+            data = bytes(source[: rng.integers(len(source) + 1)])
+        frames = decoder.push(data)
+        assert all(f.shape == (64, 64, 3) for f in frames)
+    assert sum(decoder.report.dropped.values()) > 0
