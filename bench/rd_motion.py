@@ -12,7 +12,7 @@ For each motion quality the real packets are coded (:class:`MotionEncoder`) and 
 * encoder and decoder time per packet (median µs).
 
 Motion comes from the model on real clips (``../shared/data/clips``) and from the synthetic
-talking head of ``tests/support/synthetic_motion.py`` (K=15, and K=21 with scale; rate and motion
+talking head of :mod:`vid2vid.bench.synthetic_motion` (K=15, and K=21 with scale; rate and motion
 error only), because an untrained model's motion is not a face's. The operating point is the
 lowest-rate quality whose mean PSNR loss over the clips is at most 0.3 dB.
 
@@ -24,7 +24,6 @@ Prints tables, writes JSON (out/rd_motion.json) and a plot (out/rd_motion.png).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import platform
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vid2vid.bench.synthetic_motion import talking_head
 from vid2vid.codec.bitstream.chunks import split_keyframe
 from vid2vid.codec.bitstream.header import wire_timestamp
 from vid2vid.codec.bitstream.keyframe import (
@@ -153,18 +153,6 @@ class SourceResult:
 
 
 # -- motion sources -------------------------------------------------------------------------------
-
-
-def load_talking_head() -> TalkingHead:
-    """``talking_head`` from the checkout's tests/support (the benchmark runs from a checkout)."""
-    path = REPOSITORY / "tests" / "support" / "synthetic_motion.py"
-    if not path.exists():
-        raise InputError(f"synthetic motion needs the repository checkout: {path} not found")
-    spec = importlib.util.spec_from_file_location("_rd_synthetic_motion", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.talking_head
 
 
 def _expand(features: KeyframeFeatures, n: int) -> KeyframeFeatures:
@@ -629,7 +617,7 @@ def run(args: argparse.Namespace) -> dict:
         )
     clips = [clip_source(loaded, p, args.frames, args.batch) for p in paths]
     key_image = first_crop(paths[0], SYNTHETIC_KEY_SIZE) if paths else None
-    synthetic = synthetic_sources(load_talking_head(), args.frames, key_image)
+    synthetic = synthetic_sources(talking_head, args.frames, key_image)
     results = sweep([*clips, *synthetic], qualities, args.repeats)
     clip_results = [r for r in results if r.kind == "clip"]
     synthetic_results = [r for r in results if r.kind == "synthetic"]

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from support.interop import DATA, require
-from support.synthetic_motion import talking_head
 from vid2vid.bench.rd_motion import main, sweep, synthetic_sources
+from vid2vid.bench.synthetic_motion import talking_head
 
 FINE, COARSE = 80, 5
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.synthetic_motion import talking_head
+from vid2vid.bench.synthetic_motion import talking_head
 from vid2vid.codec.bitstream import entropy
 from vid2vid.codec.bitstream.header import HEADER_SIZE, PacketHeader, PacketType
 from vid2vid.codec.bitstream.motion import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.synthetic_motion import talking_head
+from vid2vid.bench.synthetic_motion import talking_head
 from vid2vid.codec.bitstream.motion_params import MotionLayout
 from vid2vid.codec.bitstream.rate import motion_bits_per_second, quality_for_kbps
 from vid2vid.errors import ConfigError
