@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vid2vid.codec.bitstream.image_size import check_key_image_size
 from vid2vid.codec.bitstream.keyframe import AppearanceKind, check_appearance_signature
 from vid2vid.errors import BitstreamError, InputError
 
@@ -51,9 +52,13 @@ def encode_key_image(bgr: np.ndarray, kind: AppearanceKind, quality: int = 90) -
 
 
 def decode_key_image(data: bytes, kind: AppearanceKind) -> np.ndarray:
-    """Decode key-image bytes to an ``H x W x 3`` uint8 BGR array; junk raises BitstreamError."""
+    """Decode key-image bytes to an ``H x W x 3`` uint8 BGR array; junk raises BitstreamError.
+
+    An image declaring more than ``MAX_KEY_IMAGE_SIDE`` pixels on a side is refused unread.
+    """
     kind = _image_kind(kind)
     check_appearance_signature(kind, data)
+    check_key_image_size(kind.name, data)  # before the decoder allocates what the header claims
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as error:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
+from vid2vid.codec.bitstream.image_size import jpeg_size, png_size, webp_size
 from vid2vid.codec.bitstream.keyframe import AppearanceKind
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
 from vid2vid.errors import BitstreamError, InputError
@@ -42,7 +45,7 @@ def test_quality_trades_size() -> None:
         (
             b"\xff\xd8\xff" + b"junk" * 10,
             AppearanceKind.JPEG,
-            "JPEG key image of 43 bytes does not decode",
+            "JPEG key image has no frame header",
         ),
         (
             b"",
@@ -94,3 +97,42 @@ def test_encode_errors(image: np.ndarray, quality: int, message: str) -> None:
     with pytest.raises(InputError) as caught:
         encode_key_image(image, AppearanceKind.JPEG, quality)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kind", "quality"),
+    [
+        (AppearanceKind.JPEG, 90),
+        (AppearanceKind.WEBP, 90),
+        (AppearanceKind.WEBP, 101),
+        (AppearanceKind.PNG, 0),
+    ],
+)
+def test_header_size_matches_image(kind: AppearanceKind, quality: int) -> None:
+    data = encode_key_image(IMAGE, kind, quality=min(quality, 100))
+    if quality > 100:  # OpenCV writes lossless VP8L at quality > 100
+        import cv2
+
+        data = cv2.imencode(".webp", IMAGE, [cv2.IMWRITE_WEBP_QUALITY, quality])[1].tobytes()
+    readers = {"JPEG": jpeg_size, "WEBP": webp_size, "PNG": png_size}
+    assert readers[kind.name](data) == (64, 48)
+
+
+def _declare_huge(kind: AppearanceKind, data: bytes) -> bytes:
+    """Patch the declared size of a real image to 16000 x 16000 (the pixels stay tiny)."""
+    patched = bytearray(data)
+    if kind is AppearanceKind.PNG:
+        struct.pack_into(">II", patched, 16, 16000, 16000)
+    elif kind is AppearanceKind.JPEG:
+        sof = next(i for i in range(2, len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xC0)
+        struct.pack_into(">HH", patched, sof + 5, 16000, 16000)
+    else:
+        struct.pack_into("<HH", patched, 26, 16000, 16000)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("kind", [AppearanceKind.JPEG, AppearanceKind.WEBP, AppearanceKind.PNG])
+def test_image_bomb_is_refused_before_decoding(kind: AppearanceKind) -> None:
+    bomb = _declare_huge(kind, encode_key_image(IMAGE, kind))
+    with pytest.raises(BitstreamError, match=r"declares 16000x16000 pixels, outside 1\.\.4096"):
+        decode_key_image(bomb, kind)
