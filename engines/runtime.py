@@ -1,0 +1,171 @@
+"""One small runtime protocol over the compute backends, and the factory that picks one.
+
+Callers (sender, receiver, benchmarks) hold a :class:`Runtime` and never care which library
+runs the networks: PyTorch (the reference, CPU or CUDA), ONNX Runtime, or TensorRT. The three
+heavy stages are behind it; the keypoint math (``model.pose``) stays in torch with the caller,
+because it is a handful of 3x3 products per frame.
+
+Images are 1 x 3 x H x W (or B x 3 x H x W) RGB float tensors in [0, 1] at
+``config.input_size``. Outputs are torch tensors: on the runtime's device for the torch engine,
+on the CPU for the ONNX Runtime and TensorRT engines (they hand back host buffers).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from vid2vid.codec.checkpoint import LoadedModel
+from vid2vid.codec.config import ModelConfig
+from vid2vid.codec.keypoints import Keypoints, Motion
+from vid2vid.codec.model import KeyframeFeatures, TalkingHeadModel
+from vid2vid.errors import EngineUnavailableError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "torch", "onnx", "trt")
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """What every backend offers: the keyframe side, the motion extractor and the decoder."""
+
+    name: str  # e.g. "torch-cpu", "onnxruntime-cpu", "tensorrt-fp16"
+    config: ModelConfig
+
+    def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
+        """F + L + the source pose of a B x 3 x H x W image."""
+        ...
+
+    def extract_motion(self, image: Tensor) -> Motion:
+        """H + Δ: yaw/pitch/roll (degrees), t, δ and scale of a B x 3 x H x W image."""
+        ...
+
+    def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
+        """M + warp + G: B x 3 x S x S in [0, 1] (S = ``config.output_size``)."""
+        ...
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device that exists here; asking for CUDA without a GPU is a clear error."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise EngineUnavailableError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise EngineUnavailableError(
+            f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__})"
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        raise EngineUnavailableError(f"unsupported device {device!r}; use cpu or cuda[:N]")
+    return resolved
+
+
+class TorchRuntime:
+    """PyTorch eager, the reference every other engine is checked against.
+
+    Runs under ``torch.inference_mode()``; the model is moved to ``device`` once. Inputs on
+    another device are moved for the call; outputs stay on ``device``.
+    """
+
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
+        self.device = resolve_device(device)
+        self.config = loaded.config
+        self.fingerprint = loaded.fingerprint
+        self.model: TalkingHeadModel = loaded.model.to(self.device).eval()
+        self.name = f"torch-{self.device.type}"
+
+    def _to(self, tensor: Tensor) -> Tensor:
+        return tensor.to(self.device, torch.float32)
+
+    def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
+        with torch.inference_mode():
+            return self.model.encode_keyframe(self._to(image))
+
+    def extract_motion(self, image: Tensor) -> Motion:
+        with torch.inference_mode():
+            return self.model.extract_motion(self._to(image))
+
+    def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
+        with torch.inference_mode():
+            source = Keypoints(*(None if t is None else self._to(t) for t in source))
+            driving = Keypoints(*(None if t is None else self._to(t) for t in driving))
+            # face-vid2vid's G has no final activation: clamp into the protocol's [0, 1]
+            # (a no-op after LivePortrait's sigmoid); the exported decoders clamp the same way.
+            return self.model.decode(self._to(volume), source, driving).clamp(0.0, 1.0)
+
+
+def have_module(name: str) -> bool:
+    """Whether ``name`` can be imported, without importing it (TensorRT's import is slow)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def onnx_available() -> bool:
+    return have_module("onnx") and have_module("onnxruntime")
+
+
+def tensorrt_available() -> bool:
+    return have_module("tensorrt") and have_module("pycuda")
+
+
+def _require(engine: str) -> None:
+    if engine == "onnx" and not onnx_available():
+        raise EngineUnavailableError(
+            "engine 'onnx' needs onnx and onnxruntime: pip install 'vid2vid[onnx]'"
+        )
+    if engine == "trt" and not tensorrt_available():
+        raise EngineUnavailableError(
+            "engine 'trt' needs tensorrt and pycuda: pip install 'vid2vid[trt]' "
+            "(tensorrt from NVIDIA's index, pycuda built against an installed CUDA driver)"
+        )
+
+
+def pick_engine(device: torch.device) -> str:
+    """The best engine here: TensorRT on a GPU when installed, else PyTorch.
+
+    ONNX Runtime is never picked automatically: it needs a fresh export per model (seconds to
+    minutes) and on CPU it wins only for the motion extractor (see the engines benchmark), so
+    callers that want it ask for ``engine="onnx"``.
+    """
+    if device.type == "cuda" and tensorrt_available():
+        return "trt"
+    return "torch"
+
+
+def open_runtime(loaded: LoadedModel, engine: str = "auto", device: str = "cpu") -> Runtime:
+    """The runtime for ``engine`` on ``device``; ``"auto"`` picks and logs which.
+
+    A named engine whose libraries are missing raises :class:`EngineUnavailableError` naming
+    the extra to install.
+    """
+    if engine not in ENGINES:
+        raise EngineUnavailableError(
+            f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
+        )
+    resolved = resolve_device(device)
+    chosen = engine
+    if engine == "auto":
+        chosen = pick_engine(resolved)
+    _require(chosen)
+    if chosen == "torch":
+        runtime: Runtime = TorchRuntime(loaded, resolved)
+    elif chosen == "onnx":
+        from vid2vid.engines.onnx_runtime import OnnxRuntime
+
+        runtime = OnnxRuntime.from_loaded(loaded, device=resolved.type)
+    else:
+        from vid2vid.engines.tensorrt_runtime import TensorRTRuntime
+
+        if resolved.type != "cuda":
+            raise EngineUnavailableError("engine 'trt' runs on a CUDA device only, got cpu")
+        runtime = TensorRTRuntime.from_loaded(loaded)
+    if engine == "auto":
+        log.info("engine auto picked %s (%s)", runtime.name, loaded.source)
+    return runtime
