@@ -106,16 +106,23 @@ def analyse_clip(
     return first, motions
 
 
-@torch.inference_mode()
 def build_keyframe(loaded: LoadedModel, image: np.ndarray, options: EncodeOptions) -> Keyframe:
-    """The keyframe of ``image`` (a face crop) in the chosen form.
+    """The keyframe of ``image`` (a face crop) in the form ``options`` choose."""
+    return make_keyframe(loaded, image, options.keyframe, options.image_quality)
+
+
+@torch.inference_mode()
+def make_keyframe(
+    loaded: LoadedModel, image: np.ndarray, form: KeyframeForm = "jpeg", image_quality: int = 90
+) -> Keyframe:
+    """The keyframe of ``image`` (a face crop) as ``form``; the live sender calls this too.
 
     An image keyframe's source motion is measured on the image as the receiver will decode it,
     not on the camera's pixels, so both ends pose the same source keypoints.
     """
     model, config = loaded.model, loaded.config
     device = next(model.parameters()).device
-    kind = KEYFRAME_KINDS[options.keyframe]
+    kind = KEYFRAME_KINDS[form]
     layout = layout_for(config)
     fingerprint = bytes.fromhex(loaded.fingerprint)
     if kind.is_volume:
@@ -137,7 +144,7 @@ def build_keyframe(loaded: LoadedModel, image: np.ndarray, options: EncodeOption
             volume_scale=scale,
             canonical=canonical,
         )
-    data = encode_key_image(image, kind, options.image_quality)
+    data = encode_key_image(image, kind, image_quality)
     decoded = frames_to_tensor([decode_key_image(data, kind)]).to(device)
     return Keyframe(
         fingerprint=fingerprint,

@@ -1,0 +1,320 @@
+"""The receiver's core: packets and control messages in, rebuilt frames out to a sink.
+
+Keyframe chunks are assembled and checked (a keyframe of another model is refused, naming both
+fingerprints); the keyframe's appearance volume and keypoints are computed on the render
+worker. Motion packets go through the :class:`~vid2vid.receiver.jitter.JitterBuffer`, are
+decoded in sequence order (a corrupt one is dropped; one whose intra was lost is dropped and an
+intra is asked for), and only the newest pose is rendered when rendering falls behind: the
+render worker is a single thread, so inference never blocks the event loop and frames never
+queue up. A lost packet holds the last pose. Nothing a peer sends can raise out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from vid2vid.call import control
+from vid2vid.call.stats import CallStats, age_ms, clock_ms
+from vid2vid.call.transport import Channel, Message
+from vid2vid.codec.bitstream.chunks import KeyframeAssembler
+from vid2vid.codec.bitstream.header import PacketHeader, PacketType
+from vid2vid.codec.bitstream.keyframe import Keyframe, check_fingerprint, decode_keyframe_payload
+from vid2vid.codec.bitstream.motion import DecodedMotion, MotionDecoder
+from vid2vid.codec.bitstream.motion_params import MotionParams
+from vid2vid.codec.checkpoint import LoadedModel
+from vid2vid.codec.decode import keyframe_features
+from vid2vid.codec.imageio import tensor_to_frames
+from vid2vid.codec.keypoints import FreeView, Keypoints
+from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.wire import layout_for, params_to_motion
+from vid2vid.engines.runtime import Runtime
+from vid2vid.errors import BitstreamError, ModelMismatchError
+from vid2vid.receiver.jitter import JitterBuffer
+
+log = logging.getLogger(__name__)
+
+#: The receiver asks for a keyframe or an intra packet at most this often.
+REQUEST_INTERVAL_S = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class RenderedFrame:
+    """One rebuilt frame (``S x S x 3`` BGR uint8) and the packet it came from."""
+
+    image: np.ndarray
+    sequence: int
+    timestamp_ms: int  # the sender's capture clock (24-bit wire value)
+    params: MotionParams
+    latency_ms: int  # capture to frame ready
+
+
+class FrameSink(Protocol):
+    def write(self, frame: RenderedFrame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Features:
+    keyframe: KeyframeFeatures
+    source: Keypoints
+
+
+class ReceiverCore:
+    """See the module docstring. ``send_control`` carries requests back to the sender."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        runtime: Runtime,
+        sink: FrameSink,
+        send_control: Callable[[str], object] = lambda message: None,
+        *,
+        view: FreeView | None = None,
+        hold_ms: float = 30.0,
+        stats: CallStats | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.runtime = runtime
+        self.sink = sink
+        self.send_control = send_control
+        self.view = view or FreeView()
+        self.stats = stats or CallStats()
+        self.hold_ms = hold_ms
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="render")
+        self._fingerprint = bytes.fromhex(loaded.fingerprint)
+        self._wake = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.fps: float | None = None
+        self.keyframe_bytes = 0
+        self.refused: str | None = None
+        self._last_request: dict[str, float] = {}
+        self._features: _Features | None = None
+        self._last: DecodedMotion | None = None
+        self._rerender = False
+        self.reset_stream()
+
+    # -- input, on the event loop ----------------------------------------------------------------
+    def reset_stream(self) -> None:
+        """Forget the sender's stream state (a new connection); keep the model and the sinks."""
+        self._assembler = KeyframeAssembler()
+        self._decoder = MotionDecoder(layout_for(self.loaded.config))
+        self._jitter = JitterBuffer(self.hold_ms)
+        self._pending_keyframe: Keyframe | None = None
+        self.ended.clear()
+
+    @property
+    def has_keyframe(self) -> bool:
+        return self._features is not None or self._pending_keyframe is not None
+
+    def on_message(self, channel: Channel, message: Message) -> None:
+        """The transport's handler: never raises, whatever arrives."""
+        try:
+            if isinstance(message, str):
+                self._on_control(message)
+            elif isinstance(message, bytes | bytearray | memoryview):
+                self._on_packet(bytes(message))
+        except Exception:  # a bug here must not take the call down; it is logged loudly
+            log.exception("error handling a %s message", channel)
+            self.stats.count("errors")
+
+    def _on_control(self, message: str) -> None:
+        parsed = control.parse_control(message)
+        if isinstance(parsed, control.Hello):
+            self.fps = parsed.fps
+            if parsed.fingerprint != self.loaded.fingerprint:
+                log.error(
+                    "the sender runs model %s (%s), this receiver has %s (%s); its keyframes "
+                    "will be refused: pass the sender's --weights",
+                    parsed.fingerprint, parsed.model, self.loaded.fingerprint, self.loaded.source,
+                )  # fmt: skip
+        elif isinstance(parsed, control.End):
+            log.info("the sender's stream ended")
+            self.ended.set()
+        elif isinstance(parsed, control.View):
+            self.set_view(parsed)
+
+    def set_view(self, view: control.View) -> None:
+        """Free view: turn the rebuilt head (degrees); the last pose is rendered again."""
+        self.view = FreeView(yaw=view.yaw, pitch=view.pitch, roll=view.roll)
+        self._rerender = True
+        self._wake.set()
+
+    def _on_packet(self, packet: bytes) -> None:
+        try:
+            header = PacketHeader.parse(packet)
+            if header.packet_type is PacketType.KEYFRAME_CHUNK:
+                self._on_chunk(packet)
+            elif header.packet_type in (PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED):
+                self.stats.add_bytes("motion", len(packet))
+                self.stats.stage("network", age_ms(header.timestamp_ms))
+                if not self._jitter.push(header.sequence, packet, time.monotonic() * 1000):
+                    self.stats.count("late_or_duplicate")
+                if not self.has_keyframe:
+                    self._request("keyframe")
+            else:
+                self.stats.count("dropped_other")
+        except BitstreamError as exc:
+            log.warning("dropped a packet: %s", exc)
+            self.stats.count("malformed")
+        self._wake.set()
+
+    def _on_chunk(self, packet: bytes) -> None:
+        self.stats.add_bytes("keyframe", len(packet))
+        payload = self._assembler.add(packet)
+        if payload is None:
+            return
+        keyframe = decode_keyframe_payload(payload)
+        try:
+            check_fingerprint(keyframe, self._fingerprint)
+        except ModelMismatchError as exc:
+            if self.refused != str(exc):
+                log.error("refused a keyframe: %s", exc)
+            self.refused = str(exc)
+            self.stats.count("keyframes_refused")
+            return
+        self.keyframe_bytes = len(payload)
+        self._pending_keyframe = keyframe
+
+    def _request(self, what: str) -> None:
+        now = time.monotonic()
+        if now - self._last_request.get(what, -1e9) < REQUEST_INTERVAL_S:
+            return
+        if what == "keyframe" and self.refused is not None:
+            return  # asking again would only bring the same model's keyframe
+        self._last_request[what] = now
+        message = (
+            control.keyframe_request_message()
+            if what == "keyframe"
+            else control.intra_request_message()
+        )
+        self.send_control(message)
+        self.stats.count(f"{what}_requests")
+
+    # -- the render loop ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Render until cancelled."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._wait()
+                pending, self._pending_keyframe = self._pending_keyframe, None
+                if pending is not None:
+                    await self._load_keyframe(loop, pending)
+                newest = self._decode_ready()
+                if newest is None and not (self._rerender and self._last is not None):
+                    continue
+                self._rerender = False
+                if newest is not None:
+                    self._last = newest
+                if self._features is None:
+                    self._request("keyframe")
+                    continue
+                assert self._last is not None
+                await self._render(loop, self._last, fresh=newest is not None)
+        finally:
+            self._worker.shutdown(wait=False, cancel_futures=True)
+
+    async def _wait(self) -> None:
+        deadline = self._jitter.deadline_ms()
+        timeout = (
+            None if deadline is None else max(0.0, (deadline - time.monotonic() * 1000) / 1000)
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def _load_keyframe(self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe) -> None:
+        start = time.perf_counter()
+        try:
+            self._features = await loop.run_in_executor(self._worker, self._features_of, keyframe)
+        except BitstreamError as exc:
+            log.warning("dropped a keyframe: %s", exc)
+            self.stats.count("malformed")
+            return
+        self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
+        self.stats.count("keyframes")
+        self._rerender = self._last is not None
+        log.info("keyframe loaded (%d bytes)", self.keyframe_bytes)
+
+    def _features_of(self, keyframe: Keyframe) -> _Features:
+        features = keyframe_features(self.loaded, keyframe)
+        with torch.inference_mode():
+            source = self.loaded.model.pose(
+                features.canonical, features.motion, jacobians=features.jacobians
+            )
+        return _Features(features, source)
+
+    def _decode_ready(self) -> DecodedMotion | None:
+        """Decode every packet the jitter buffer releases, in order; the newest decoded one."""
+        now = time.monotonic() * 1000
+        newest = None
+        for released in self._jitter.pop_ready(now):
+            self.stats.stage("jitter", now - released.arrival_ms)
+            if released.skipped:
+                self.stats.count("lost", released.skipped)
+            try:
+                newest = self._decoder.decode(released.packet)
+            except BitstreamError as exc:
+                # MotionDecoder's words for "the intra this packet is coded against was lost".
+                if "does not have" in str(exc):
+                    self.stats.count("missing_intra")
+                    self._request("intra")
+                else:
+                    log.warning("dropped a motion packet: %s", exc)
+                    self.stats.count("malformed")
+        return newest
+
+    async def _render(
+        self, loop: asyncio.AbstractEventLoop, motion: DecodedMotion, fresh: bool
+    ) -> None:
+        features, view = self._features, self.view
+        assert features is not None
+        start = time.perf_counter()
+        image = await loop.run_in_executor(
+            self._worker, self._render_sync, features, motion.params, view
+        )
+        self.stats.stage("render", (time.perf_counter() - start) * 1000)
+        frame = RenderedFrame(
+            image, motion.header.sequence, motion.header.timestamp_ms, motion.params,
+            age_ms(motion.header.timestamp_ms, clock_ms()),
+        )  # fmt: skip
+        if fresh:
+            self.stats.stage("glass_to_glass", frame.latency_ms)
+            self.stats.frame()
+        start = time.perf_counter()
+        self.sink.write(frame)
+        self.stats.stage("sink", (time.perf_counter() - start) * 1000)
+
+    def _render_sync(self, features: _Features, params: MotionParams, view: FreeView) -> np.ndarray:
+        with torch.inference_mode():
+            device = features.keyframe.volume.device
+            driving = params_to_motion([params], device)
+            kf = features.keyframe
+            driving_kp = self.loaded.model.pose(kf.canonical, driving, view, jacobians=kf.jacobians)
+            image = self.runtime.decode(kf.volume, features.source, driving_kp)
+        return tensor_to_frames(image)[0]
+
+    def snapshot(self) -> dict[str, object]:
+        """The stats message for viewers (INTERFACES)."""
+        g2g = self.stats.all_stages.get("glass_to_glass", [])[-120:]
+        return {
+            "fps": round(self.stats.fps(), 2),
+            "motion_kbps": round(self.stats.kbps("motion"), 3),
+            "keyframe_bytes": self.keyframe_bytes,
+            "latency_ms_p50": float(np.percentile(g2g, 50)) if g2g else None,
+            "latency_ms_p95": float(np.percentile(g2g, 95)) if g2g else None,
+            "frames": self.stats.totals.get("frames", 0),
+            "h264_kbps": None,
+            "h264_source": "not measured live",
+        }

@@ -1,0 +1,155 @@
+"""The sender's core, without the network: camera frames in, keyframe chunks and motion out.
+
+Per frame: track and crop the face (:class:`~vid2vid.codec.face.FaceTracker`), extract its
+motion with the runtime (H and Δ), quantize and range code it
+(:class:`~vid2vid.codec.bitstream.motion.MotionEncoder`). A keyframe is built from the crop of
+the first frame with a face and again whenever the face is found after being lost; a receiver
+that joins late gets the current keyframe again (:meth:`SendPipeline.current_keyframe`). All of
+it is synchronous and runs on one worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from vid2vid.codec.bitstream.chunks import KEYFRAME_ID_MODULUS, split_keyframe
+from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, wire_timestamp
+from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
+from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionEncoder
+from vid2vid.codec.checkpoint import LoadedModel
+from vid2vid.codec.encode import KEYFRAME_KINDS, KeyframeForm, intra_period_frames, make_keyframe
+from vid2vid.codec.face import CropConfig, FaceTracker
+from vid2vid.codec.imageio import frames_to_tensor
+from vid2vid.codec.wire import layout_for, motion_to_params
+from vid2vid.engines.runtime import Runtime
+from vid2vid.errors import ConfigError
+from vid2vid.sender.capture import CapturedFrame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """How the sender codes: motion quantizer, intra period, keyframe form, stream id."""
+
+    quality: int = DEFAULT_QUALITY
+    intra_period_s: float = 1.0
+    keyframe: KeyframeForm = "jpeg"
+    image_quality: int = 90
+    stream_id: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise ConfigError(f"quality must be in 1..100, got {self.quality}")
+        if self.intra_period_s <= 0:
+            raise ConfigError(f"intra_period_s must be positive, got {self.intra_period_s}")
+        if self.keyframe not in KEYFRAME_KINDS:
+            raise ConfigError(
+                f"keyframe must be one of {sorted(KEYFRAME_KINDS)}, got {self.keyframe!r}"
+            )
+        if not 0 <= self.image_quality <= 100:
+            raise ConfigError(f"image_quality must be in 0..100, got {self.image_quality}")
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced; ``keyframe`` holds chunks for every receiver when a new one
+    was made; ``ms`` is the time spent per stage."""
+
+    index: int
+    timestamp_ms: int
+    face: bool
+    keyframe: list[bytes] | None = None
+    motion: bytes | None = None
+    ms: dict[str, float] = field(default_factory=dict)
+
+
+class SendPipeline:
+    """Frames to packets for one stream; :meth:`process` runs on the worker thread.
+
+    :meth:`request_intra` may be called from any thread (the event loop does, when a receiver
+    asks); it takes effect at the next frame.
+    """
+
+    def __init__(
+        self, loaded: LoadedModel, runtime: Runtime, config: SenderConfig, fps: float
+    ) -> None:
+        self.loaded = loaded
+        self.runtime = runtime
+        self.config = config
+        self.fps = fps
+        self._layout = layout_for(loaded.config)
+        self._tracker = FaceTracker(CropConfig(output_size=loaded.config.input_size))
+        self._encoder = MotionEncoder(
+            self._layout,
+            quality=config.quality,
+            stream_id=config.stream_id,
+            intra_period=min(255, intra_period_frames(fps, config.intra_period_s)),
+            first_sequence=random.randrange(SEQUENCE_MODULUS),
+        )
+        self._lock = threading.Lock()
+        self._intra_wanted = False
+        self._keyframe_id = random.randrange(KEYFRAME_ID_MODULUS)
+        self._chunk_sequence = random.randrange(SEQUENCE_MODULUS)
+        self._keyframe: list[bytes] | None = None
+        self.keyframe_bytes = 0
+
+    def request_intra(self) -> None:
+        with self._lock:
+            self._intra_wanted = True
+
+    def current_keyframe(self) -> list[bytes] | None:
+        """The chunks of the keyframe now in use (None before the first face)."""
+        with self._lock:
+            return self._keyframe
+
+    def process(self, frame: CapturedFrame) -> FrameResult:
+        """Track, (maybe) make a keyframe, extract and code the motion of one frame."""
+        result = FrameResult(frame.index, frame.timestamp_ms, face=False)
+        start = time.perf_counter()
+        track = self._tracker.update(frame.image)
+        result.ms["track"] = (time.perf_counter() - start) * 1000
+        if track.crop is None:
+            return result
+        result.face = True
+        if track.reacquired or self._keyframe is None:
+            start = time.perf_counter()
+            result.keyframe = self._make_keyframe(track.crop, frame.timestamp_ms)
+            result.ms["keyframe"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        tensor = frames_to_tensor([track.crop])
+        motion = self.runtime.extract_motion(tensor)
+        params = motion_to_params(motion, self._layout)[0]
+        result.ms["motion"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        with self._lock:
+            force, self._intra_wanted = self._intra_wanted, False
+        result.motion = self._encoder.encode(
+            params, wire_timestamp(frame.timestamp_ms), force_intra=force or bool(result.keyframe)
+        )
+        result.ms["encode"] = (time.perf_counter() - start) * 1000
+        return result
+
+    def _make_keyframe(self, crop, timestamp_ms: int) -> list[bytes]:
+        keyframe = make_keyframe(self.loaded, crop, self.config.keyframe, self.config.image_quality)
+        payload = encode_keyframe_payload(keyframe)
+        self._keyframe_id = (self._keyframe_id + 1) % KEYFRAME_ID_MODULUS
+        chunks = split_keyframe(
+            payload,
+            stream_id=self.config.stream_id,
+            first_sequence=self._chunk_sequence,
+            timestamp_ms=wire_timestamp(timestamp_ms),
+            keyframe_id=self._keyframe_id,
+        )
+        self._chunk_sequence = (self._chunk_sequence + len(chunks)) % SEQUENCE_MODULUS
+        with self._lock:
+            self._keyframe = chunks
+        self.keyframe_bytes = len(payload)
+        log.info(
+            "keyframe %d: %d bytes in %d chunk(s)", self._keyframe_id, len(payload), len(chunks)
+        )
+        return chunks

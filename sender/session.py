@@ -1,0 +1,172 @@
+"""The sender's live loop: capture → worker thread → every receiver's transport.
+
+One :class:`SenderSession` per stream. Capture fills a one-frame drop-oldest queue (a frame the
+worker could not take in time is stale), the worker thread runs :class:`SendPipeline` (face
+tracking, motion extraction, coding) so inference never blocks the event loop, and the packets
+go to every receiver that has said hello: keyframe chunks on ``"control"``, motion on
+``"motion"``. Receivers ask for the keyframe (late join, lost or refused keyframe) and for an
+intra packet (a predicted packet lost its reference) over the control channel; requests are
+rate-limited per receiver so a confused peer cannot make us spend the link on keyframes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from vid2vid.call import control
+from vid2vid.call.queue import LatestQueue, QueueClosed
+from vid2vid.call.stats import CallStats, age_ms
+from vid2vid.call.transport import Channel, Message, PacketTransport
+from vid2vid.sender.capture import Capture, CapturedFrame
+from vid2vid.sender.pipeline import FrameResult, SendPipeline
+
+log = logging.getLogger(__name__)
+
+#: A receiver gets the keyframe again at most this often on request.
+KEYFRAME_RESEND_S = 0.5
+
+
+@dataclass
+class _Peer:
+    transport: PacketTransport
+    greeted: bool = False
+    last_keyframe_s: float = -1e9
+
+
+class SenderSession:
+    """Runs one stream to any number of receivers; see the module docstring."""
+
+    def __init__(self, pipeline: SendPipeline, capture: Capture, stats: CallStats | None = None):
+        self.pipeline = pipeline
+        self.capture = capture
+        self.stats = stats or CallStats()
+        self._peers: dict[str, _Peer] = {}
+        self._queue: LatestQueue[CapturedFrame] = LatestQueue(1)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="motion")
+        #: Called with every captured frame on the event loop (the --preview track).
+        self.frame_listeners: list[Callable[[CapturedFrame], None]] = []
+        self.ended = asyncio.Event()
+
+    # -- receivers -----------------------------------------------------------------------------
+    def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
+        """Stream to ``transport`` from the next frame on (hello, keyframe, intra first)."""
+        self._peers[peer_id] = _Peer(transport)
+        transport.set_handler(lambda channel, message: self._on_message(peer_id, channel, message))
+        self._greet_ready()
+
+    def remove_peer(self, peer_id: str) -> None:
+        peer = self._peers.pop(peer_id, None)
+        if peer is not None:
+            peer.transport.close()
+
+    @property
+    def peer_count(self) -> int:
+        return len(self._peers)
+
+    def _greet_ready(self) -> None:
+        for peer in self._peers.values():
+            if not peer.greeted and peer.transport.is_open:
+                loaded = self.pipeline.loaded
+                peer.transport.send(
+                    "control",
+                    control.hello_message(
+                        self.pipeline.fps, loaded.fingerprint, loaded.config.name
+                    ),
+                )
+                peer.greeted = True
+                self._send_keyframe(peer)
+                self.pipeline.request_intra()
+
+    def _send_keyframe(self, peer: _Peer) -> None:
+        chunks = self.pipeline.current_keyframe()
+        if not chunks:
+            return  # none yet: it goes to everyone with the first face
+        peer.last_keyframe_s = time.monotonic()
+        for chunk in chunks:
+            peer.transport.send("control", chunk)
+        self.stats.add_bytes("keyframe", sum(map(len, chunks)))
+
+    def _on_message(self, peer_id: str, channel: Channel, message: Message) -> None:
+        peer = self._peers.get(peer_id)
+        if peer is None or channel != "control" or not isinstance(message, str):
+            return  # receivers send only control JSON; anything else is ignored
+        request = control.parse_control(message)
+        if isinstance(request, control.KeyframeRequest):
+            if time.monotonic() - peer.last_keyframe_s >= KEYFRAME_RESEND_S:
+                log.info("receiver %s asked for the keyframe", peer_id)
+                self._send_keyframe(peer)
+            self.pipeline.request_intra()
+        elif isinstance(request, control.IntraRequest):
+            self.pipeline.request_intra()
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Stream until the source ends (a file without --loop); then tell every receiver."""
+        capture = asyncio.create_task(self._capture(), name="capture")
+        try:
+            await self._process()
+            await capture  # re-raises a capture error (camera gone, unreadable file)
+        finally:
+            capture.cancel()
+            self._worker.shutdown(wait=False, cancel_futures=True)
+        for peer in self._peers.values():
+            peer.transport.send("control", control.end_message())
+        self.ended.set()
+
+    async def _capture(self) -> None:
+        try:
+            async for frame in self.capture.frames():
+                self._queue.put(frame)
+                for listener in self.frame_listeners:
+                    listener(frame)
+        finally:
+            self._queue.close()
+
+    async def _process(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                frame = await self._queue.get()
+            except QueueClosed:
+                return
+            queued_ms = age_ms(frame.timestamp_ms)
+            result = await loop.run_in_executor(self._worker, self.pipeline.process, frame)
+            self.stats.stage("queue", queued_ms)
+            for stage, ms in result.ms.items():
+                self.stats.stage(stage, ms)
+            self._fan_out(result)
+            self.stats.stage("capture_to_send", age_ms(frame.timestamp_ms))
+
+    def _fan_out(self, result: FrameResult) -> None:
+        if result.keyframe:
+            for peer in self._peers.values():
+                if peer.greeted:
+                    peer.last_keyframe_s = time.monotonic()
+                    for chunk in result.keyframe:
+                        peer.transport.send("control", chunk)
+            self.stats.add_bytes("keyframe", sum(map(len, result.keyframe)))
+        self._greet_ready()  # after the broadcast: a new peer gets the new keyframe once
+        if result.motion is not None:
+            for peer in self._peers.values():
+                if peer.greeted:
+                    peer.transport.send("motion", result.motion)
+            self.stats.add_bytes("motion", len(result.motion))
+            self.stats.frame()
+        else:
+            self.stats.count("frames_without_face")
+
+    def snapshot(self) -> dict[str, object]:
+        """The stats message for viewers (INTERFACES: fps, motion_kbps, keyframe_bytes, ms)."""
+        snap = self.stats.snapshot()
+        return {
+            "fps": snap["fps"],
+            "motion_kbps": self.stats.kbps("motion"),
+            "keyframe_bytes": self.pipeline.keyframe_bytes,
+            "ms_per_stage": snap["ms_per_stage"],
+            "receivers": len(self._peers),
+        }
