@@ -1,1 +1,445 @@
-// placeholder
+// vid2vid demo page: joins a room as a viewer, shows the receiver's rebuilt video (and the
+// sender's preview), live figures from the peers' stats messages, and free-view sliders.
+// Plain browser JavaScript, no build step and no external resources: it works offline.
+"use strict";
+
+(() => {
+  const params = new URLSearchParams(location.search);
+  const roomMatch = location.pathname.match(/^\/room\/([^/]+)\/?$/);
+  const ROOM = roomMatch ? decodeURIComponent(roomMatch[1]) : params.get("room") || "demo";
+  const TOKEN = params.get("token");
+  // Host addresses we may offer (e.g. "127.0.0.1" for loopback-only demos and tests); empty: all.
+  const ICE_ALLOW = (params.get("ice") || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const FATAL_CLOSE = { 4001: "bad or missing token", 4003: "room full", 4004: "too many rooms" };
+  const PLOT_SECONDS = 60;
+  const ICE_GATHER_MS = 2000;
+
+  const $ = (id) => document.getElementById(id);
+
+  // Everything the page knows; exposed read-only on window.vid2vidDemo for tests and curious users.
+  const state = {
+    room: ROOM,
+    peerId: null,
+    signaling: "connecting",
+    receiver: "waiting",
+    sender: "waiting",
+    framesPresented: 0,
+    framesDecoded: 0,
+    browserFps: 0,
+    browserLegMs: null,
+    receiverStats: null,
+    senderStats: null,
+    statsReceived: 0,
+    view: { yaw: 0, pitch: 0, roll: 0 },
+    viewMessagesSent: 0,
+    history: [], // {t, motion, h264}
+    errors: [],
+  };
+
+  const peers = new Map(); // peer_id -> {role, pc, control, video}
+  let ws = null;
+
+  function setStatus(which, text) {
+    state[which] = text;
+    const el = $(`st-${which}`);
+    el.textContent = text;
+    el.dataset.state = text;
+  }
+
+  function logError(message) {
+    state.errors.push(message);
+    console.warn("vid2vid:", message);
+  }
+
+  // ---- signaling -------------------------------------------------------------------------------
+
+  function connectSignaling() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = new URLSearchParams({ room: ROOM, role: "viewer" });
+    if (TOKEN) query.set("token", TOKEN);
+    ws = new WebSocket(`${proto}//${location.host}/ws?${query}`);
+    setStatus("signaling", "connecting");
+    ws.onopen = () => setStatus("signaling", "open");
+    ws.onmessage = (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (err) {
+        logError(`signaling sent invalid JSON: ${err}`);
+        return;
+      }
+      onSignalingMessage(message);
+    };
+    ws.onclose = (event) => {
+      const fatal = FATAL_CLOSE[event.code];
+      if (fatal) {
+        setStatus("signaling", "refused");
+        $("st-signaling").textContent = `refused: ${fatal}`;
+        return;
+      }
+      setStatus("signaling", "closed");
+      for (const peerId of [...peers.keys()]) dropPeer(peerId);
+      setTimeout(connectSignaling, 2000);
+    };
+  }
+
+  function sendSignal(to, data) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "signal", to, data }));
+  }
+
+  function onSignalingMessage(message) {
+    switch (message.type) {
+      case "welcome":
+        state.peerId = message.peer_id;
+        for (const peer of message.peers) maybeConnect(peer.peer_id, peer.role);
+        break;
+      case "peer-joined":
+        maybeConnect(message.peer_id, message.role);
+        break;
+      case "peer-left":
+        dropPeer(message.peer_id);
+        break;
+      case "signal":
+        onSignal(message.from, message.data || {});
+        break;
+      case "error":
+        logError(`signaling: ${message.message}`);
+        break;
+      default:
+        logError(`unknown signaling message ${message.type}`);
+    }
+  }
+
+  async function onSignal(from, data) {
+    const peer = peers.get(from);
+    if (!peer) return;
+    try {
+      if (data.sdp && data.sdp_type === "answer") {
+        await peer.pc.setRemoteDescription({ type: "answer", sdp: data.sdp });
+      } else if (data.candidate) {
+        await peer.pc.addIceCandidate({
+          candidate: data.candidate,
+          sdpMid: data.sdpMid,
+          sdpMLineIndex: data.sdpMLineIndex,
+        });
+      } else if (data.bye) {
+        dropPeer(from);
+      }
+    } catch (err) {
+      logError(`signal from ${peer.role}: ${err}`);
+    }
+  }
+
+  // ---- peer connections ------------------------------------------------------------------------
+
+  function maybeConnect(peerId, role) {
+    if (role !== "receiver" && role !== "sender") return; // other viewers: nothing to see
+    if (peers.has(peerId)) return;
+    connectPeer(peerId, role).catch((err) => logError(`offer to ${role}: ${err}`));
+  }
+
+  function filterCandidates(sdp) {
+    if (!ICE_ALLOW.length) return sdp;
+    return sdp
+      .split("\r\n")
+      .filter((line) => {
+        if (!line.startsWith("a=candidate:")) return true;
+        const address = line.split(" ")[4];
+        return ICE_ALLOW.includes(address);
+      })
+      .join("\r\n");
+  }
+
+  function gathered(pc) {
+    // aiortc takes the full SDP with candidates, so wait for gathering (bounded) and send once.
+    return new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      const done = () => {
+        if (pc.iceGatheringState === "complete") resolve();
+      };
+      pc.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, ICE_GATHER_MS);
+    });
+  }
+
+  async function connectPeer(peerId, role) {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const video = role === "receiver" ? $("rebuilt") : $("original");
+    const placeholder = $(`${video.id}-placeholder`);
+    const peer = { role, pc, control: null, video };
+    peers.set(peerId, peer);
+    setStatus(role, "connecting");
+
+    pc.addTransceiver("video", { direction: "recvonly" });
+    const control = pc.createDataChannel("control");
+    peer.control = control;
+    control.onopen = () => {
+      if (role === "receiver") sendView();
+    };
+    control.onmessage = (event) => onControlMessage(role, event.data);
+
+    pc.ontrack = (event) => {
+      if (event.track.kind !== "video") return;
+      const stream = event.streams[0] || new MediaStream([event.track]);
+      video.srcObject = stream;
+      placeholder.hidden = true;
+      video.play().catch(() => {}); // muted autoplay is allowed; ignore a race with a new stream
+    };
+    pc.onconnectionstatechange = () => {
+      const s = pc.connectionState;
+      setStatus(role, s);
+      if (s === "failed") {
+        // Try again while the peer is still in the room.
+        dropPeer(peerId);
+        setTimeout(() => maybeConnect(peerId, role), 3000);
+      }
+    };
+
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    if (peers.get(peerId) !== peer) return;
+    sendSignal(peerId, { sdp: filterCandidates(pc.localDescription.sdp), sdp_type: "offer" });
+  }
+
+  function dropPeer(peerId) {
+    const peer = peers.get(peerId);
+    if (!peer) return;
+    peers.delete(peerId);
+    peer.pc.close();
+    if (peer.video.srcObject) peer.video.srcObject = null;
+    $(`${peer.video.id}-placeholder`).hidden = false;
+    setStatus(peer.role, "waiting");
+  }
+
+  function peerOf(role) {
+    for (const peer of peers.values()) if (peer.role === role) return peer;
+    return null;
+  }
+
+  // ---- stats from the peers --------------------------------------------------------------------
+
+  function onControlMessage(role, raw) {
+    if (typeof raw !== "string") return;
+    let message;
+    try {
+      message = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (message.type !== "stats") return;
+    state.statsReceived += 1;
+    if (role === "receiver") {
+      state.receiverStats = message;
+      const t = performance.now() / 1000;
+      state.history.push({ t, motion: num(message.motion_kbps), h264: num(message.h264_kbps) });
+      while (state.history.length && state.history[0].t < t - PLOT_SECONDS) state.history.shift();
+    } else {
+      state.senderStats = message;
+    }
+    render();
+  }
+
+  function num(value) {
+    return typeof value === "number" && Number.isFinite(value) ? value : null;
+  }
+
+  function fmt(value, digits = 1) {
+    return num(value) === null ? "–" : value.toFixed(digits);
+  }
+
+  function bytes(value) {
+    if (num(value) === null) return "–";
+    return value >= 1024 ? `${(value / 1024).toFixed(1)} KiB` : `${value} B`;
+  }
+
+  function render() {
+    const r = state.receiverStats || {};
+    const s = state.senderStats || {};
+    $("fig-kbps").textContent = fmt(r.motion_kbps ?? s.motion_kbps, 2);
+    $("fig-keyframe").textContent = bytes(r.keyframe_bytes ?? s.keyframe_bytes);
+    $("fig-fps").textContent = fmt(r.fps);
+    $("fig-latency").textContent =
+      num(r.latency_ms_p50) === null ? "–" : `${fmt(r.latency_ms_p50, 0)} / ${fmt(r.latency_ms_p95, 0)} ms`;
+    $("fig-frames").textContent = num(r.frames) === null ? "–" : String(r.frames);
+    if (num(r.h264_kbps) !== null) {
+      const ratio = num(r.motion_kbps) ? ` (${(r.h264_kbps / r.motion_kbps).toFixed(0)}×)` : "";
+      $("fig-h264").textContent = `${fmt(r.h264_kbps, 1)} kbit/s${ratio}`;
+      $("fig-h264-source").textContent = r.h264_source ? `source: ${r.h264_source}` : "";
+    } else {
+      $("fig-h264").textContent = "–";
+      $("fig-h264-source").textContent = r.h264_source ? `not available: ${r.h264_source}` : "";
+    }
+    if (state.senderStats) {
+      const stages = s.ms_per_stage || {};
+      const parts = Object.entries(stages).map(([k, v]) => `${k} ${fmt(v)}`);
+      $("fig-sender").textContent =
+        `${fmt(s.fps)} fps, ${fmt(s.motion_kbps, 2)} kbit/s` + (parts.length ? `; ms: ${parts.join(", ")}` : "");
+    }
+    $("fig-browser-fps").textContent = state.framesPresented ? fmt(state.browserFps) : "–";
+    $("fig-browser-leg").textContent = state.browserLegMs === null ? "–" : `${fmt(state.browserLegMs, 0)} ms`;
+    drawPlot();
+  }
+
+  // ---- the kbit/s plot (plain canvas) ----------------------------------------------------------
+
+  function drawPlot() {
+    const canvas = $("plot");
+    const ctx = canvas.getContext("2d");
+    const w = canvas.width, h = canvas.height;
+    const left = 40, right = 8, top = 8, bottom = 20;
+    ctx.clearRect(0, 0, w, h);
+    const points = state.history;
+    const now = performance.now() / 1000;
+    let ymax = 1;
+    for (const p of points) ymax = Math.max(ymax, p.motion ?? 0, p.h264 ?? 0);
+    ymax = niceCeil(ymax * 1.1);
+    const x = (t) => left + ((t - (now - PLOT_SECONDS)) / PLOT_SECONDS) * (w - left - right);
+    const y = (v) => top + (1 - v / ymax) * (h - top - bottom);
+
+    ctx.strokeStyle = "#2a313b";
+    ctx.fillStyle = "#8c96a3";
+    ctx.font = "10px sans-serif";
+    ctx.lineWidth = 1;
+    for (let i = 0; i <= 4; i++) {
+      const v = (ymax * i) / 4;
+      ctx.beginPath();
+      ctx.moveTo(left, y(v));
+      ctx.lineTo(w - right, y(v));
+      ctx.stroke();
+      ctx.fillText(v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1), 4, y(v) + 3);
+    }
+    ctx.fillText(`last ${PLOT_SECONDS} s, kbit/s`, left, h - 6);
+
+    for (const [key, color] of [["h264", "#f08c4a"], ["motion", "#4ea1ff"]]) {
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      let started = false;
+      for (const p of points) {
+        if (p[key] === null) {
+          started = false;
+          continue;
+        }
+        if (started) ctx.lineTo(x(p.t), y(p[key]));
+        else ctx.moveTo(x(p.t), y(p[key]));
+        started = true;
+      }
+      ctx.stroke();
+    }
+  }
+
+  function niceCeil(v) {
+    const p = 10 ** Math.floor(Math.log10(v));
+    for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+    return 10 * p;
+  }
+
+  // ---- frames shown here ----------------------------------------------------------------------
+
+  const frameTimes = [];
+  function watchFrames(video) {
+    if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
+    const onFrame = (now) => {
+      state.framesPresented += 1;
+      frameTimes.push(now);
+      while (frameTimes.length && frameTimes[0] < now - 1000) frameTimes.shift();
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  let lastInbound = null;
+  async function pollBrowserStats() {
+    const now = performance.now();
+    while (frameTimes.length && frameTimes[0] < now - 1000) frameTimes.shift();
+    state.browserFps = frameTimes.length;
+    const peer = peerOf("receiver");
+    if (peer) {
+      try {
+        const report = await peer.pc.getStats();
+        report.forEach((s) => {
+          if (s.type !== "inbound-rtp" || s.kind !== "video") return;
+          state.framesDecoded = s.framesDecoded || 0;
+          // Per-frame time spent here, over the last second: jitter buffer + decode.
+          if (lastInbound && s.jitterBufferEmittedCount > lastInbound.jitterBufferEmittedCount) {
+            const n = s.jitterBufferEmittedCount - lastInbound.jitterBufferEmittedCount;
+            const jitter = (s.jitterBufferDelay - lastInbound.jitterBufferDelay) / n;
+            const decodedFrames = s.framesDecoded - lastInbound.framesDecoded;
+            const decode = decodedFrames > 0 ? (s.totalDecodeTime - lastInbound.totalDecodeTime) / decodedFrames : 0;
+            state.browserLegMs = (jitter + decode) * 1000;
+          }
+          lastInbound = {
+            jitterBufferEmittedCount: s.jitterBufferEmittedCount || 0,
+            jitterBufferDelay: s.jitterBufferDelay || 0,
+            framesDecoded: s.framesDecoded || 0,
+            totalDecodeTime: s.totalDecodeTime || 0,
+          };
+        });
+      } catch (err) {
+        logError(`getStats: ${err}`);
+      }
+    }
+    const video = $("rebuilt");
+    $("rebuilt-size").textContent = video.videoWidth ? `(${video.videoWidth}×${video.videoHeight})` : "";
+    render();
+  }
+
+  // ---- free view -------------------------------------------------------------------------------
+
+  function sendView() {
+    const peer = peerOf("receiver");
+    if (!peer || !peer.control || peer.control.readyState !== "open") return;
+    peer.control.send(JSON.stringify({ type: "view", ...state.view }));
+    state.viewMessagesSent += 1;
+  }
+
+  let viewTimer = null;
+  function onSlider() {
+    for (const axis of ["yaw", "pitch", "roll"]) {
+      const value = Number($(axis).value);
+      state.view[axis] = value;
+      $(`${axis}-out`).textContent = `${value}°`;
+    }
+    // At most ~20 messages a second while dragging; the last position always goes out.
+    if (viewTimer === null) {
+      sendView();
+      viewTimer = setTimeout(() => {
+        viewTimer = null;
+        sendView();
+      }, 50);
+    }
+  }
+
+  for (const axis of ["yaw", "pitch", "roll"]) $(axis).addEventListener("input", onSlider);
+  $("reset").addEventListener("click", () => {
+    for (const axis of ["yaw", "pitch", "roll"]) $(axis).value = "0";
+    onSlider();
+  });
+
+  // ---- start -----------------------------------------------------------------------------------
+
+  window.vid2vidDemo = Object.freeze({
+    get room() { return state.room; },
+    get peerId() { return state.peerId; },
+    get signaling() { return state.signaling; },
+    get receiver() { return state.receiver; },
+    get sender() { return state.sender; },
+    get framesPresented() { return state.framesPresented; },
+    get framesDecoded() { return state.framesDecoded; },
+    get browserFps() { return state.browserFps; },
+    get browserLegMs() { return state.browserLegMs; },
+    get lastStats() { return state.receiverStats && { ...state.receiverStats }; },
+    get lastSenderStats() { return state.senderStats && { ...state.senderStats }; },
+    get statsReceived() { return state.statsReceived; },
+    get view() { return { ...state.view }; },
+    get viewMessagesSent() { return state.viewMessagesSent; },
+    get errors() { return [...state.errors]; },
+  });
+
+  $("room-name").textContent = ROOM;
+  document.title = `vid2vid — ${ROOM}`;
+  watchFrames($("rebuilt"));
+  setInterval(pollBrowserStats, 1000);
+  drawPlot();
+  connectSignaling();
+})();
