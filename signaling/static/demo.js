@@ -165,7 +165,6 @@
   async function connectPeer(peerId, role) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     const video = role === "receiver" ? $("rebuilt") : $("original");
-    const placeholder = $(`${video.id}-placeholder`);
     const peer = { role, pc, control: null, video };
     peers.set(peerId, peer);
     setStatus(role, "connecting");
@@ -182,7 +181,6 @@
       if (event.track.kind !== "video") return;
       const stream = event.streams[0] || new MediaStream([event.track]);
       video.srcObject = stream;
-      placeholder.hidden = true;
       video.play().catch(() => {}); // muted autoplay is allowed; ignore a race with a new stream
     };
     pc.onconnectionstatechange = () => {
@@ -436,6 +434,13 @@
     get errors() { return [...state.errors]; },
   });
 
+  // A peer may answer without video (a sender started without --preview): keep the note up
+  // until frames actually play.
+  for (const id of ["rebuilt", "original"]) {
+    $(id).addEventListener("playing", () => {
+      $(`${id}-placeholder`).hidden = true;
+    });
+  }
   $("room-name").textContent = ROOM;
   document.title = `vid2vid — ${ROOM}`;
   watchFrames($("rebuilt"));
