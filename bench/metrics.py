@@ -27,6 +27,7 @@ face-vid2vid and first-order-model papers use them:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
     "LandmarkDetector",
     "akd",
     "dlib_unavailable_reason",
+    "default_detector",
     "find_dlib_models",
     "identity_distance",
     "ms_ssim",
@@ -183,6 +185,17 @@ def find_dlib_models() -> tuple[Path | None, Path | None]:
     models = Path(next(iter(spec.submodule_search_locations))) / "models"
     predictor, face_rec = models / PREDICTOR_FILE, models / FACE_REC_FILE
     return (predictor if predictor.is_file() else None, face_rec if face_rec.is_file() else None)
+
+
+@functools.cache
+def default_detector() -> LandmarkDetector | None:
+    """The detector with the packaged models, loaded once per process (about 3 s); ``None``
+    when :func:`dlib_unavailable_reason` says why not."""
+    if dlib_unavailable_reason() is not None:
+        return None
+    predictor, face_rec = find_dlib_models()
+    assert predictor is not None and face_rec is not None
+    return LandmarkDetector.from_path(predictor, face_rec)
 
 
 class LandmarkDetector:

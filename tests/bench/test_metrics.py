@@ -14,6 +14,7 @@ from vid2vid.bench.metrics import (
     MS_SSIM_WEIGHTS,
     LandmarkDetector,
     akd,
+    default_detector,
     dlib_unavailable_reason,
     find_dlib_models,
     identity_distance,
@@ -113,7 +114,10 @@ def detector() -> LandmarkDetector:
         pytest.skip(reason)
     predictor, face_rec = find_dlib_models()
     assert predictor is not None and face_rec is not None
-    return LandmarkDetector.from_path(predictor, face_rec)
+    assert predictor.name == "shape_predictor_68_face_landmarks.dat"
+    detector = default_detector()  # cached: the benchmark's smoke test reuses it
+    assert detector is not None and detector.has_descriptor
+    return detector
 
 
 def _portrait(name: str, size: int = 256) -> np.ndarray:
