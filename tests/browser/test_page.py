@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 
 
 async def _wait(page, expression: str, timeout_ms: int = 10000) -> None:
-    await page.wait_for_function(expression, timeout=timeout_ms)
+    # As a function, not a string: the page's CSP forbids string eval.
+    await page.wait_for_function(f"() => ({expression})", timeout=timeout_ms)
 
 
 @pytest.mark.parametrize("signal_server", [["--room-token", "secret=abc"]], indirect=True)
@@ -44,22 +45,24 @@ def test_page_joins_offers_to_a_receiver_and_drives_free_view(
 
             # A receiver joins: the page offers to it through the server.
             receiver = SignalingClient(signal_server, room="lobby", role="receiver")
-            welcome = await receiver.connect()
-            assert [p.role for p in welcome.peers] == ["viewer"]
-            offer = await asyncio.wait_for(receiver.receive(), timeout=10)
-            assert offer.type == "signal" and offer.role == "viewer"
-            assert offer.data["sdp_type"] == "offer"
-            sdp = offer.data["sdp"]
-            assert "m=video" in sdp and "a=recvonly" in sdp
-            assert "m=application" in sdp and "webrtc-datachannel" in sdp
-            candidates = [line for line in sdp.splitlines() if line.startswith("a=candidate:")]
-            assert all(line.split()[4] == "127.0.0.1" for line in candidates), candidates
-            assert await page.inner_text("#st-receiver") == "connecting"
+            try:
+                welcome = await receiver.connect()
+                assert [p.role for p in welcome.peers] == ["viewer"]
+                offer = await asyncio.wait_for(receiver.receive(), timeout=10)
+                assert offer.type == "signal" and offer.role == "viewer"
+                assert offer.data["sdp_type"] == "offer"
+                sdp = offer.data["sdp"]
+                assert "m=video" in sdp and "a=recvonly" in sdp
+                assert "m=application" in sdp and "webrtc-datachannel" in sdp
+                candidates = [line for line in sdp.splitlines() if line.startswith("a=candidate:")]
+                assert all(line.split()[4] == "127.0.0.1" for line in candidates), candidates
+                assert await page.inner_text("#st-receiver") == "connecting"
 
-            # The receiver says bye: the page drops it and waits again.
-            await receiver.send(offer.peer_id, {"bye": True})
-            await _wait(page, "vid2vidDemo.receiver === 'waiting'")
-            await receiver.close()
+                # The receiver says bye: the page drops it and waits again.
+                await receiver.send(offer.peer_id, {"bye": True})
+                await _wait(page, "vid2vidDemo.receiver === 'waiting'")
+            finally:
+                await receiver.close()
 
             # Free view: sliders show their values; reset returns to zero.
             await page.locator("#yaw").fill("20")
