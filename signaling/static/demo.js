@@ -6,7 +6,7 @@
 (() => {
   const params = new URLSearchParams(location.search);
   const roomMatch = location.pathname.match(/^\/room\/([^/]+)\/?$/);
-  const ROOM = roomMatch ? decodeURIComponent(roomMatch[1]) : params.get("room") || "demo";
+  const ROOM = roomMatch ? decodeURIComponent(roomMatch[1]) : params.get("room") || "default";
   const TOKEN = params.get("token");
   // Host addresses we may offer (e.g. "127.0.0.1" for loopback-only demos and tests); empty: all.
   const ICE_ALLOW = (params.get("ice") || "").split(",").map((s) => s.trim()).filter(Boolean);

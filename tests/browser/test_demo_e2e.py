@@ -25,15 +25,22 @@ CLIPS = ROOT.parent / "shared" / "data" / "clips"
 CLIP = "lp_d0.mp4"
 
 
+def _exe(command: str) -> str:
+    """The console script beside this interpreter (the venv's), else on PATH, else ''."""
+    return (
+        shutil.which(command, path=str(Path(sys.executable).parent)) or shutil.which(command) or ""
+    )
+
+
 def _help(command: str) -> str | None:
-    exe = shutil.which(command) or shutil.which(command, path=str(Path(sys.executable).parent))
-    if exe is None:
+    exe = _exe(command)
+    if not exe:
         return None
     result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     return result.stdout if result.returncode == 0 else None
 
 
-def _peer_commands(room_clip: Path) -> list[list[str]]:
+def _peer_commands(clip: Path) -> list[list[str]]:
     """argv templates ({url}, {room}) for receiver and sender, or skip with the reason."""
     recv_help = _help("vid2vid-recv")
     if recv_help is None or "--serve" not in recv_help:
@@ -41,19 +48,14 @@ def _peer_commands(room_clip: Path) -> list[list[str]]:
     send_help = _help("vid2vid-send")
     if send_help is None or "--video" not in send_help:
         pytest.skip("vid2vid-send --video not available")
-    bindir = Path(sys.executable).parent
     common = ["--peer", "{url}", "--room", "{room}"]
-    for flag in ("--ice-host", "--ice-hosts", "--ice-address"):
-        if flag in recv_help and flag in send_help:
-            common += [flag, "127.0.0.1"]
-            break
-    model = ["--model", "tiny"] if re.search(r"--model\b", send_help) else []
-    send = [str(bindir / "vid2vid-send"), *common, "--video", str(room_clip), *model]
-    if "--loop" in send_help:
-        send.append("--loop")
-    recv = [str(bindir / "vid2vid-recv"), *common, "--serve"]
-    if re.search(r"--model\b", recv_help):
-        recv += ["--model", "tiny"]
+    if "--ice-host" in recv_help and "--ice-host" in send_help:
+        common += ["--ice-host", "127.0.0.1"]  # aioice leaves loopback out unless told
+    if "--config" in send_help and "tiny" in send_help:
+        common += ["--config", "tiny"]
+    send = [_exe("vid2vid-send"), *common, "--video", str(clip)]
+    send += [flag for flag in ("--loop", "--preview") if flag in send_help]
+    recv = [_exe("vid2vid-recv"), *common, "--serve"]
     return [recv, send]
 
 
