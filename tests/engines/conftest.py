@@ -17,3 +17,49 @@ def tiny() -> LoadedModel:
 def image() -> torch.Tensor:
     generator = torch.Generator().manual_seed(7)
     return torch.rand(1, 3, 64, 64, generator=generator)  # 1 x 3 x H x W
+
+
+@pytest.fixture(scope="session")
+def settled() -> LoadedModel:
+    """The tiny model with converged spectral norms, as any trained checkpoint has them."""
+    from vid2vid.engines.export import settled_untrained
+
+    return settled_untrained(untrained_model("tiny"))
+
+
+def portrait_tensors(size: int, count: int = 1) -> list[torch.Tensor]:
+    """Real portraits from ../shared/data as 1 x 3 x size x size tensors; empty when absent."""
+    import cv2
+
+    from support.interop import DATA
+    from vid2vid.codec.imageio import frames_to_tensor
+
+    paths = sorted((DATA / "portraits").glob("*.jpg"))[:count]
+    images = []
+    for path in paths:
+        image = cv2.imread(str(path))
+        side = min(image.shape[:2])
+        square = image[:side, :side]
+        images.append(frames_to_tensor([cv2.resize(square, (size, size))]))
+    return images
+
+
+@pytest.fixture(scope="session")
+def exported(settled, tmp_path_factory):
+    """All four ONNX files of the settled tiny model, verified on random and real inputs."""
+    pytest.importorskip("onnxruntime")
+    from vid2vid.engines.export import export_all
+
+    folder = tmp_path_factory.mktemp("onnx")
+    images = portrait_tensors(settled.config.input_size)
+    graphs = export_all(settled, folder, images=images)
+    return folder, graphs, bool(images)
+
+
+@pytest.fixture(scope="session")
+def portraits(settled) -> list[torch.Tensor]:
+    """Real portraits at the tiny model's input size; the test skips where there are none."""
+    images = portrait_tensors(settled.config.input_size)
+    if not images:
+        pytest.skip("no real portraits in ../shared/data/portraits")
+    return images
