@@ -33,6 +33,7 @@ from vid2vid.codec.bitstream.motion import DecodedMotion, MotionDecoder
 from vid2vid.codec.bitstream.motion_params import MotionParams
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.decode import keyframe_features
+from vid2vid.codec.encode import make_keyframe
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.keypoints import FreeView, Keypoints
 from vid2vid.codec.model import KeyframeFeatures
@@ -52,10 +53,17 @@ class RenderedFrame:
     """One rebuilt frame (``S x S x 3`` BGR uint8) and the packet it came from."""
 
     image: np.ndarray
-    sequence: int
+    sequence: int | None  # None: the keyframe's own pose, shown until motion arrives
     timestamp_ms: int  # the sender's capture clock (24-bit wire value)
     params: MotionParams
     latency_ms: int  # capture to frame ready
+
+
+@dataclass(frozen=True)
+class _Pose:
+    sequence: int | None
+    timestamp_ms: int
+    params: MotionParams
 
 
 class FrameSink(Protocol):
@@ -100,8 +108,9 @@ class ReceiverCore:
         self.refused: str | None = None
         self._last_request: dict[str, float] = {}
         self._features: _Features | None = None
-        self._last: DecodedMotion | None = None
+        self._last: _Pose | None = None
         self._rerender = False
+        self._rendering = False
         self.reset_stream()
 
     # -- input, on the event loop ----------------------------------------------------------------
@@ -111,11 +120,23 @@ class ReceiverCore:
         self._decoder = MotionDecoder(layout_for(self.loaded.config))
         self._jitter = JitterBuffer(self.hold_ms)
         self._pending_keyframe: Keyframe | None = None
+        self._keyframe_ms = 0
+        self._last = None
         self.ended.clear()
 
     @property
+    def busy(self) -> bool:
+        """Whether packets wait to be rendered or a frame is being rendered."""
+        return self._rendering or self._jitter.deadline_ms() is not None
+
+    @property
     def has_keyframe(self) -> bool:
-        return self._features is not None or self._pending_keyframe is not None
+        """A keyframe is in use, being loaded or arriving chunk by chunk."""
+        return (
+            self._features is not None
+            or self._pending_keyframe is not None
+            or bool(self._assembler.missing())
+        )
 
     def on_message(self, channel: Channel, message: Message) -> None:
         """The transport's handler: never raises, whatever arrives."""
@@ -185,6 +206,7 @@ class ReceiverCore:
             return
         self.keyframe_bytes = len(payload)
         self._pending_keyframe = keyframe
+        self._keyframe_ms = PacketHeader.parse(packet).timestamp_ms
 
     def _request(self, what: str) -> None:
         now = time.monotonic()
@@ -216,9 +238,11 @@ class ReceiverCore:
                     continue
                 self._rerender = False
                 if newest is not None:
-                    self._last = newest
+                    header = newest.header
+                    self._last = _Pose(header.sequence, header.timestamp_ms, newest.params)
                 if self._features is None:
-                    self._request("keyframe")
+                    if not self.has_keyframe:
+                        self._request("keyframe")
                     continue
                 assert self._last is not None
                 await self._render(loop, self._last, fresh=newest is not None)
@@ -244,8 +268,20 @@ class ReceiverCore:
             return
         self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
         self.stats.count("keyframes")
-        self._rerender = self._last is not None
+        if self._last is None:  # nothing shown yet: show the keyframe's own pose at once
+            self._last = _Pose(None, self._keyframe_ms, keyframe.source_motion)
+            await self._render(loop, self._last, fresh=False)
+        else:
+            self._rerender = True
         log.info("keyframe loaded (%d bytes)", self.keyframe_bytes)
+
+    def warm_up(self) -> None:
+        """Run the keyframe path and one render once, before the call: the first run of a
+        torch model allocates and plans, and the first real frame should not wait for that."""
+        size = self.loaded.config.input_size
+        keyframe = make_keyframe(self.loaded, np.full((size, size, 3), 128, np.uint8))
+        features = self._features_of(keyframe)
+        self._render_sync(features, keyframe.source_motion, self.view)
 
     def _features_of(self, keyframe: Keyframe) -> _Features:
         features = keyframe_features(self.loaded, keyframe)
@@ -275,19 +311,21 @@ class ReceiverCore:
                     self.stats.count("malformed")
         return newest
 
-    async def _render(
-        self, loop: asyncio.AbstractEventLoop, motion: DecodedMotion, fresh: bool
-    ) -> None:
+    async def _render(self, loop: asyncio.AbstractEventLoop, pose: _Pose, fresh: bool) -> None:
         features, view = self._features, self.view
         assert features is not None
         start = time.perf_counter()
-        image = await loop.run_in_executor(
-            self._worker, self._render_sync, features, motion.params, view
-        )
+        self._rendering = True
+        try:
+            image = await loop.run_in_executor(
+                self._worker, self._render_sync, features, pose.params, view
+            )
+        finally:
+            self._rendering = False
         self.stats.stage("render", (time.perf_counter() - start) * 1000)
         frame = RenderedFrame(
-            image, motion.header.sequence, motion.header.timestamp_ms, motion.params,
-            age_ms(motion.header.timestamp_ms, clock_ms()),
+            image, pose.sequence, pose.timestamp_ms, pose.params,
+            age_ms(pose.timestamp_ms, clock_ms()),
         )  # fmt: skip
         if fresh:
             self.stats.stage("glass_to_glass", frame.latency_ms)

@@ -91,6 +91,8 @@ class CameraCapture:
 
     def __init__(self, index: int) -> None:
         self.index = index
+        # OpenCV prints a warning per backend it tries; our one-line error says it all.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         self._camera = cv2.VideoCapture(index)
         if not self._camera.isOpened():
             self._camera.release()

@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vid2vid.codec.bitstream.chunks import KEYFRAME_ID_MODULUS, split_keyframe
 from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, wire_timestamp
 from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
@@ -97,6 +99,14 @@ class SendPipeline:
         self._chunk_sequence = random.randrange(SEQUENCE_MODULUS)
         self._keyframe: list[bytes] | None = None
         self.keyframe_bytes = 0
+
+    def warm_up(self) -> None:
+        """Run the motion extractor and the keyframe path once before the call (the first
+        run of a model is several times slower than the next)."""
+        size = self.loaded.config.input_size
+        crop = np.full((size, size, 3), 128, np.uint8)
+        self.runtime.extract_motion(frames_to_tensor([crop]))
+        make_keyframe(self.loaded, crop, self.config.keyframe, self.config.image_quality)
 
     def request_intra(self) -> None:
         with self._lock:

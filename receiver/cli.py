@@ -1,0 +1,129 @@
+"""``vid2vid-recv``: join a room, rebuild the sender's face, show it, record it or serve it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from vid2vid.call.cli import add_common_arguments, ice_config, load_model, setup_logging
+from vid2vid.call.control import MAX_VIEW_DEGREES, View
+from vid2vid.call.media import LatestFrameTrack
+from vid2vid.call.rtc import run
+from vid2vid.call.stats import percentiles
+from vid2vid.engines.runtime import open_runtime
+from vid2vid.errors import ConfigError, Vid2VidError
+from vid2vid.receiver.app import ReceiverApp, SignalingOptions
+from vid2vid.receiver.core import ReceiverCore
+from vid2vid.receiver.sinks import FileSink, Sinks, TrackSink, WindowSink
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vid2vid-recv",
+        description="Receive a vid2vid call and rebuild the face with the model: in a window, "
+        "to a file, or as a WebRTC video for the browser page.",
+    )
+    parser.add_argument("--show", action="store_true", help="show the call in an OpenCV window")
+    parser.add_argument("--out", type=Path, default=None, help="record the call to this .mp4")
+    parser.add_argument(
+        "--serve", action="store_true", help="answer browser viewers with the rebuilt video"
+    )
+    parser.add_argument(
+        "--serve-size",
+        type=int,
+        default=512,
+        help="pixels on a side of the served video (default: 512)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="exit when the sender's stream ends (a file without --loop)",
+    )
+    add_common_arguments(parser)
+    for angle in ("yaw", "pitch", "roll"):
+        parser.add_argument(
+            f"--{angle}",
+            type=float,
+            default=0.0,
+            help=f"free view: extra {angle} in degrees (default: 0)",
+        )
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=30.0,
+        help="how long a packet waits for a missing one before it (default: 30)",
+    )
+    return parser
+
+
+async def _print_stats(core: ReceiverCore) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        print(f"recv {core.stats.line()}", file=sys.stderr)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    loaded = load_model(args, "vid2vid-recv")
+    runtime = open_runtime(loaded, args.engine, args.device)
+    sinks: list = []
+    file_sink = None
+    if args.out is not None:
+        file_sink = FileSink(args.out, fps=lambda: core.fps)  # the sender's, from its hello
+        sinks.append(file_sink)
+    if args.show:
+        sinks.append(WindowSink())
+    track = LatestFrameTrack(size=args.serve_size) if args.serve else None
+    if track is not None:
+        sinks.append(TrackSink(track))
+    sink = Sinks(sinks)
+    core = ReceiverCore(loaded, runtime, sink, hold_ms=args.jitter_ms)
+    core.set_view(View(args.yaw, args.pitch, args.roll))
+    await asyncio.get_running_loop().run_in_executor(None, core.warm_up)
+    app = ReceiverApp(
+        core, SignalingOptions(args.peer, args.room, args.token), ice_config(args), track, args.once
+    )
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, main_task.cancel)
+    stats = asyncio.create_task(_print_stats(core)) if args.stats else None
+    try:
+        await app.run()
+    except asyncio.CancelledError:
+        pass  # Ctrl-C / SIGTERM: close the file properly below
+    finally:
+        if stats is not None:
+            stats.cancel()
+        sink.close()
+    g2g = percentiles(core.stats.all_stages.get("glass_to_glass", []))
+    print(
+        f"recv done: {core.stats.totals.get('frames', 0)} frames rendered"
+        + (f", {file_sink.frames} written to {args.out}" if file_sink else "")
+        + (f", glass-to-glass p50 {g2g['p50']:.0f} ms p95 {g2g['p95']:.0f} ms" if g2g["n"] else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        if not (args.show or args.out or args.serve):
+            raise ConfigError("choose at least one of --show, --out and --serve")
+        for name in ("yaw", "pitch", "roll"):
+            if abs(getattr(args, name)) > MAX_VIEW_DEGREES:
+                raise ConfigError(f"--{name} must be within ±{MAX_VIEW_DEGREES:g} degrees")
+        if not 16 <= args.serve_size <= 2048 or args.serve_size % 2:
+            raise ConfigError(f"--serve-size must be even and in 16..2048, got {args.serve_size}")
+        return run(lambda: _main(args))
+    except Vid2VidError as exc:
+        print(f"vid2vid-recv: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

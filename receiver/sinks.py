@@ -1,0 +1,122 @@
+"""Where rebuilt frames go: a file (PyAV), a window (OpenCV) or browsers (a WebRTC track).
+
+The file keeps the sender's timeline: a frame's place in the file follows its capture
+timestamp at the stream's frame rate, and frames that never came (lost packets, frames the
+renderer skipped to keep up) are filled with the last frame, so a lost packet holds the last
+pose and a minute of call is a minute of video.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+
+from vid2vid.call.media import LatestFrameTrack
+from vid2vid.codec.bitstream.header import timestamp_distance
+from vid2vid.codec.video import VideoWriter
+from vid2vid.errors import InputError
+from vid2vid.receiver.core import FrameSink, RenderedFrame
+
+log = logging.getLogger(__name__)
+
+#: A gap longer than this (a sender that paused) is not filled; the file just goes on.
+MAX_FILL_S = 10.0
+
+
+class FileSink:
+    """An H.264 mp4 on the capture timeline, at ``fps``: a number, or a callable asked at the
+    first frame (the receiver passes the sender's rate from its hello; None means 25)."""
+
+    def __init__(self, path: str | Path, fps: float | Callable[[], float | None] = 25.0) -> None:
+        self.path = Path(path)
+        self._fps_source = fps
+        self.fps = 25.0
+        self._writer: VideoWriter | None = None
+        self._first_ms: int | None = None
+        self._written = 0
+        self._last = None
+        self.frames = 0
+
+    def write(self, frame: RenderedFrame) -> None:
+        if self._writer is None:
+            fps = self._fps_source() if callable(self._fps_source) else self._fps_source
+            self.fps = fps or 25.0
+            height, width = frame.image.shape[:2]
+            self._writer = VideoWriter(self.path, self.fps, (width, height))
+            self._first_ms = frame.timestamp_ms
+        assert self._first_ms is not None
+        index = round(timestamp_distance(frame.timestamp_ms, self._first_ms) * self.fps / 1000)
+        if index < self._written:  # a re-render (view change) of a slot already written
+            self._last = frame.image
+            return
+        gap = index - self._written
+        if gap > MAX_FILL_S * self.fps:  # the sender paused: restart the timeline here
+            self._first_ms = frame.timestamp_ms - round(self._written * 1000 / self.fps)
+            gap = 0
+        for _ in range(gap if self._last is not None else 0):
+            self._writer.write(self._last)
+        self._writer.write(frame.image)
+        self._written += gap + 1 if self._last is not None else 1
+        self._last = frame.image
+        self.frames = self._written
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            log.info("wrote %d frames to %s", self._written, self.path)
+
+
+class WindowSink:
+    """An OpenCV window; needs an OpenCV with GUI support (not opencv-python-headless)."""
+
+    def __init__(self, title: str = "vid2vid") -> None:
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise InputError(
+                "--show needs OpenCV with GUI support; this one is headless "
+                "(pip install opencv-python), or use --out / --serve"
+            ) from None
+
+    def write(self, frame: RenderedFrame) -> None:
+        cv2.imshow(self.title, frame.image)
+        cv2.waitKey(1)
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+
+
+class TrackSink:
+    """Feeds the browsers' video track (``--serve``)."""
+
+    def __init__(self, track: LatestFrameTrack) -> None:
+        self.track = track
+
+    def write(self, frame: RenderedFrame) -> None:
+        self.track.push(frame.image)
+
+    def close(self) -> None:
+        pass
+
+
+class Sinks:
+    """Several sinks as one; a sink that fails is logged and dropped, the others go on."""
+
+    def __init__(self, sinks: list[FrameSink]) -> None:
+        self.sinks = list(sinks)
+
+    def write(self, frame: RenderedFrame) -> None:
+        for sink in list(self.sinks):
+            try:
+                sink.write(frame)
+            except InputError as exc:
+                log.error("%s", exc)
+                self.sinks.remove(sink)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

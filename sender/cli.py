@@ -1,0 +1,104 @@
+"""``vid2vid-send``: join a room and send a camera or a video file as keyframe + motion."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from vid2vid.call.cli import add_common_arguments, ice_config, load_model, setup_logging
+from vid2vid.call.rtc import run
+from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
+from vid2vid.codec.encode import KEYFRAME_KINDS
+from vid2vid.engines.runtime import open_runtime
+from vid2vid.errors import Vid2VidError
+from vid2vid.sender.app import SenderApp, SignalingOptions
+from vid2vid.sender.capture import open_capture
+from vid2vid.sender.pipeline import SenderConfig, SendPipeline
+from vid2vid.sender.session import SenderSession
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vid2vid-send",
+        description="Send your face as one keyframe plus a few dozen bytes of motion per frame "
+        "to every receiver of a room (WebRTC data channels).",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, default=None, help="OpenCV camera index, e.g. 0")
+    source.add_argument(
+        "--video", type=Path, default=None, help="video file, played at its own frame rate"
+    )
+    parser.add_argument("--loop", action="store_true", help="play --video again and again")
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=DEFAULT_QUALITY,
+        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
+    )
+    parser.add_argument(
+        "--keyframe",
+        choices=sorted(KEYFRAME_KINDS),
+        default="jpeg",
+        help="keyframe form (default: jpeg)",
+    )
+    parser.add_argument(
+        "--intra-period", type=float, default=1.0, help="seconds between intra packets (default: 1)"
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="answer browser viewers with the camera picture as a video track",
+    )
+    return parser
+
+
+async def _print_stats(session: SenderSession) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        print(f"send {session.stats.line()} | receivers {session.peer_count}", file=sys.stderr)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    capture = open_capture(args.camera, args.video, args.loop)
+    loaded = load_model(args, "vid2vid-send")
+    runtime = open_runtime(loaded, args.engine, args.device)
+    config = SenderConfig(
+        quality=args.quality, intra_period_s=args.intra_period, keyframe=args.keyframe
+    )
+    pipeline = SendPipeline(loaded, runtime, config, capture.fps)
+    await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
+    session = SenderSession(pipeline, capture)
+    app = SenderApp(
+        session, SignalingOptions(args.peer, args.room, args.token), ice_config(args), args.preview
+    )
+    stats = asyncio.create_task(_print_stats(session)) if args.stats else None
+    try:
+        await app.run()
+    finally:
+        if stats is not None:
+            stats.cancel()
+        capture.close()
+    print(f"send done: {session.stats.totals}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if args.loop and args.video is None:
+        print("vid2vid-send: error: --loop needs --video", file=sys.stderr)
+        return 2
+    try:
+        return run(lambda: _main(args))
+    except Vid2VidError as exc:
+        print(f"vid2vid-send: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
