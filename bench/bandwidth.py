@@ -34,6 +34,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from vid2vid.bench import report
@@ -45,9 +46,8 @@ from vid2vid.bench.metrics import (
     dlib_unavailable_reason,
     find_dlib_models,
     identity_distance,
-    ms_ssim,
     psnr,
-    ssim,
+    ssim_and_ms_ssim,
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
@@ -79,6 +79,7 @@ class BenchOptions:
     x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
     max_frames: int | None = None
     face_stride: int = 5
+    identity_stride: int = 25
     strip_frames: int = 4
 
     def __post_init__(self) -> None:
@@ -96,8 +97,11 @@ class BenchOptions:
             raise ConfigError(f"--qualities must be in 1..100, got {self.qualities}")
         if self.max_frames is not None and self.max_frames < 2:
             raise ConfigError(f"--max-frames must be at least 2, got {self.max_frames}")
-        if self.face_stride < 1:
-            raise ConfigError(f"--face-stride must be at least 1, got {self.face_stride}")
+        if self.face_stride < 1 or self.identity_stride % self.face_stride:
+            raise ConfigError(
+                f"--face-stride must be at least 1 and divide --identity-stride, got "
+                f"{self.face_stride} and {self.identity_stride}"
+            )
 
     def codec_spec(self, name: str) -> CodecSpec:
         spec = CODECS[name]
@@ -161,16 +165,22 @@ def load_clip(path: Path, size: int, max_frames: int | None) -> ClipFrames:
 
 
 class FaceMetrics:
-    """AKD and identity distance against the reference, on every ``stride``-th frame."""
+    """AKD on every ``stride``-th frame, identity on every ``identity_stride``-th frame."""
 
-    def __init__(self, detector: LandmarkDetector | None, stride: int) -> None:
+    def __init__(
+        self, detector: LandmarkDetector | None, stride: int, identity_stride: int
+    ) -> None:
         self.detector = detector
         self.stride = stride
+        self.identity_stride = identity_stride
         self._refs: dict[tuple[str, int], list] = {}
 
     def _analyze(self, frames: np.ndarray) -> list:
         assert self.detector is not None
-        return [self.detector.analyze(f) for f in frames[:: self.stride]]
+        return [
+            self.detector.analyze(frames[i], descriptor=i % self.identity_stride == 0)
+            for i in range(0, len(frames), self.stride)
+        ]
 
     def measure(self, clip: ClipFrames, size: int, test: np.ndarray) -> dict:
         if self.detector is None:
@@ -180,21 +190,22 @@ class FaceMetrics:
             self._refs[key] = self._analyze(clip.at(size))
         refs, tests = self._refs[key], self._analyze(test)
         with_face = [(r, t) for r, t in zip(refs, tests, strict=True) if r[0] is not None]
-        distances = [akd(r[0], t[0]) for r, t in with_face]
-        found = [d for d in distances if d is not None]
-        ids = [identity_distance(r[1], t[1]) for r, t in with_face]
-        ids = [d for d in ids if d is not None]
+        found = [d for d in (akd(r[0], t[0]) for r, t in with_face) if d is not None]
+        with_id = [(r, t) for r, t in with_face if r[1] is not None]
+        ids = [d for d in (identity_distance(r[1], t[1]) for r, t in with_id) if d is not None]
         return {
             "akd": float(np.mean(found)) if found else None,
             "akd_missing": (1 - len(found) / len(with_face)) if with_face else None,
             "identity": float(np.mean(ids)) if ids else None,
+            "identity_missing": (1 - len(ids) / len(with_id)) if with_id else None,
             "face_frames": len(with_face),
         }
 
 
 def quality_row(clip: ClipFrames, size: int, test: np.ndarray, faces: FaceMetrics) -> dict:
     ref = clip.at(size)
-    row = {"psnr": psnr(ref, test), "ssim": ssim(ref, test), "ms_ssim": ms_ssim(ref, test)}
+    structural, multiscale = ssim_and_ms_ssim(ref, test)
+    row = {"psnr": psnr(ref, test), "ssim": structural, "ms_ssim": multiscale}
     row.update(faces.measure(clip, size, test))
     return row
 
@@ -286,7 +297,7 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
     """Run the whole benchmark and write the report; returns the results document."""
     require_ffmpeg()
     detector, face_note = face_detector()
-    faces = FaceMetrics(detector, options.face_stride)
+    faces = FaceMetrics(detector, options.face_stride, options.identity_stride)
     work_size = max(*options.resolutions, loaded.config.input_size)
     per_clip = len(options.keyframes) * len(options.qualities) + sum(
         len(options.codec_spec(c).settings()) * len(options.resolutions) for c in options.codecs
@@ -327,6 +338,7 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
         "ffmpeg": report.ffmpeg_meta(options),
         "face_metrics": face_note,
         "face_stride": options.face_stride,
+        "identity_stride": options.identity_stride,
         "lpips": "not computed (no LPIPS weights given; they are never downloaded)",
         "seconds": round(time.time() - started, 1),
     }
@@ -382,7 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use only the first N frames of each clip (default: all)")  # fmt: skip
     parser.add_argument("--face-stride", type=int, default=5,
                         help="AKD/identity on every N-th frame (dlib is slow) (default: 5)")  # fmt: skip
+    parser.add_argument("--identity-stride", type=int, default=25,
+                        help="identity distance on every N-th frame (dlib's ResNet is slower; "
+                        "a multiple of --face-stride) (default: 25)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads for vid2vid; the ffmpeg encoders run with "
+                        "-threads 1 too (default: 1)")  # fmt: skip
     return parser
 
 
@@ -405,13 +423,21 @@ def main(argv: list[str] | None = None) -> int:
             x264_kbps=None if args.x264_kbps is None else _floats(args.x264_kbps),
             max_frames=args.max_frames,
             face_stride=args.face_stride,
+            identity_stride=args.identity_stride,
         )
         require_ffmpeg()
         loaded = load_weights(options.weights, options.config, device=args.device)
         if not loaded.trained:
             print(f"WARNING: vid2vid runs with UNTRAINED weights ({loaded.source}): its output is "
                   "not a face and it will lose; the report says so.", file=sys.stderr)  # fmt: skip
-        document = run(options, loaded, args_list)
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        try:
+            document = run(options, loaded, args_list)
+        finally:
+            torch.set_num_threads(threads)
     except Vid2VidError as exc:
         print(f"vid2vid-bench: error: {exc}", file=sys.stderr)
         return 1

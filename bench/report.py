@@ -153,10 +153,10 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
         ) from error
     paths = []
     for res, codecs in sorted(curves.items()):
-        for key, higher, label in METRICS:
-            if not any(p.get(key) is not None for pts in codecs.values() for p in pts):
-                continue
-            fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        shown = [m for m in METRICS
+                 if any(p.get(m[0]) is not None for pts in codecs.values() for p in pts)]  # fmt: skip
+        fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), dpi=90)
+        for ax, (key, higher, label) in zip(np.atleast_1d(axes), shown, strict=True):
             for codec, points in sorted(codecs.items()):
                 usable = [p for p in points if p.get(key) is not None and math.isfinite(p[key])]
                 if usable:
@@ -164,17 +164,17 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
                     ax.plot([p["kbps"] for p in usable], [p[key] for p in usable], style,
                             label=codec, markersize=4)  # fmt: skip
             ax.set_xscale("log")
-            ax.set_xlabel("kbit/s (intra/keyframe over the call)")
-            ax.set_ylabel(label + ("" if higher else " (lower is better)"))
-            title = f"{label} vs rate, {res} px, mean over clips"
-            ax.set_title(title + (" - vid2vid UNTRAINED" if untrained else ""), fontsize=9)
+            ax.set_xlabel("kbit/s (keyframe / intra over the call)")
+            ax.set_title(label + ("" if higher else " (lower is better)"), fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
-            path = output / f"rate_{key}_{res}px.png"
-            fig.tight_layout()
-            fig.savefig(path)
-            plt.close(fig)
-            paths.append(path.name)
+        np.atleast_1d(axes)[0].legend(fontsize=7)
+        title = f"rate vs quality at {res} px, mean over clips"
+        fig.suptitle(title + (" (vid2vid UNTRAINED)" if untrained else ""), fontsize=10)
+        fig.tight_layout()
+        path = output / f"rate_quality_{res}px.png"
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path.name)
     return paths
 
 
@@ -272,7 +272,9 @@ def _markdown(document: dict) -> str:
                 else ""
             )
         )
-    lines += [f"- face metrics: {meta['face_metrics']} (every {meta['face_stride']}th frame)",
+    lines += [f"- face metrics: {meta['face_metrics']}; AKD on every {meta['face_stride']}th "
+              f"frame, identity on every {meta['identity_stride']}th; AKD miss = share of "
+              "frames with a face in the original and none found in the decoded frame",
               f"- LPIPS: {meta['lpips']}", ""]  # fmt: skip
     header = ("| codec | setting | kbit/s | frame kbit/s | PSNR | SSIM | MS-SSIM | AKD px "
               "| AKD miss | identity |")  # fmt: skip

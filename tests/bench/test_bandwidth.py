@@ -51,17 +51,15 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
     clip = require(DATA / "clips" / "lp_d0.mp4")
     out = tmp_path / "report"
     argv = ["--clips", str(clip), "-o", str(out), "--config", "tiny", "--res", "64",
-            "--qualities", "10,60", "--codecs", "x264", "--crfs", "30,51", "--x264-kbps", "",
-            "--max-frames", "6", "--face-stride", "3"]  # fmt: skip
+            "--qualities", "10,60", "--keyframe", "image", "--codecs", "x264", "--crfs", "30,51", "--x264-kbps", "",
+            "--max-frames", "6", "--face-stride", "3", "--identity-stride", "3"]  # fmt: skip
     assert main(argv) == 0
     assert "UNTRAINED" in capsys.readouterr().err
 
     document = json.loads((out / "results.json").read_text())
     rows = {(r["codec"], r["setting"]): r for r in document["rows"]}
     assert set(rows) == {
-        ("vid2vid-image", "q10"), ("vid2vid-image", "q60"),
-        ("vid2vid-volume", "q10"), ("vid2vid-volume", "q60"),
-        ("x264", "crf30"), ("x264", "crf51"),
+        ("vid2vid-image", "q10"), ("vid2vid-image", "q60"), ("x264", "crf30"), ("x264", "crf51"),
     }  # fmt: skip
     for row in rows.values():
         assert row["frames"] == 6 and row["fps"] == 25.0 and row["res"] == 64
@@ -69,10 +67,9 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
         assert 0 < row["psnr"] < 100 and -1 < row["ssim"] <= 1 and 0 <= row["ms_ssim"] <= 1
     fine, coarse = rows[("x264", "crf30")], rows[("x264", "crf51")]
     assert fine["kbps"] > coarse["kbps"] and fine["psnr"] > coarse["psnr"] > 15
-    for form in ("image", "volume"):
-        q10, q60 = rows[(f"vid2vid-{form}", "q10")], rows[(f"vid2vid-{form}", "q60")]
-        assert q60["frame_kbps"] > q10["frame_kbps"]  # finer motion costs more
-        assert q10["intra_bytes"] == q60["intra_bytes"]  # same keyframe
+    q10, q60 = rows[("vid2vid-image", "q10")], rows[("vid2vid-image", "q60")]
+    assert q60["frame_kbps"] > q10["frame_kbps"]  # finer motion costs more
+    assert q10["intra_bytes"] == q60["intra_bytes"]  # same keyframe
     # Keyframe over 60 s: its kbit/s is its bits / 60 000.
     image = rows[("vid2vid-image", "q10")]
     assert image["intra_kbps"] == pytest.approx(image["intra_bytes"] * 8 / 60_000)
@@ -85,7 +82,7 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
 
     markdown = (out / "results.md").read_text()
     assert "UNTRAINED" in markdown and "| x264 | crf51 |" in markdown and "BD-rate" in markdown
-    assert "rate_psnr_64px.png" in document["plots"]
+    assert document["plots"] == ["rate_quality_64px.png"]
     for name in [*document["plots"], *document["strips"]]:
         image_file = cv2.imread(str(out / name))
         assert image_file is not None and image_file.shape[0] > 100, name
