@@ -291,6 +291,8 @@
     let ymax = 1;
     for (const p of points) ymax = Math.max(ymax, p.motion ?? 0, p.h264 ?? 0);
     ymax = niceCeil(ymax * 1.1);
+    const mantissa = ymax / 10 ** Math.floor(Math.log10(ymax) + 1e-9);
+    const divisions = Math.round(mantissa) === 2 ? 4 : 5; // steps of 0.2, 0.5 or 1 x 10^k
     const x = (t) => left + ((t - (now - PLOT_SECONDS)) / PLOT_SECONDS) * (w - left - right);
     const y = (v) => top + (1 - v / ymax) * (h - top - bottom);
 
@@ -298,13 +300,13 @@
     ctx.fillStyle = "#8c96a3";
     ctx.font = "10px sans-serif";
     ctx.lineWidth = 1;
-    for (let i = 0; i <= 4; i++) {
-      const v = (ymax * i) / 4;
+    for (let i = 0; i <= divisions; i++) {
+      const v = (ymax * i) / divisions;
       ctx.beginPath();
       ctx.moveTo(left, y(v));
       ctx.lineTo(w - right, y(v));
       ctx.stroke();
-      ctx.fillText(v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1), 4, y(v) + 3);
+      ctx.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), 4, y(v) + 3);
     }
     ctx.fillText(`last ${PLOT_SECONDS} s, kbit/s`, left, h - 6);
 

@@ -8,6 +8,7 @@ and moving the yaw slider changes the rebuilt frames more than the clip's own mo
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -32,20 +33,21 @@ def _exe(command: str) -> str:
     )
 
 
-def _help(command: str) -> str | None:
-    exe = _exe(command)
-    if not exe:
+def _help(module: str) -> str | None:
+    """The CLI's --help text, built in-process (each CLI exposes build_parser())."""
+    try:
+        cli = importlib.import_module(module)
+        return cli.build_parser().format_help()
+    except (ImportError, AttributeError):
         return None
-    result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
-    return result.stdout if result.returncode == 0 else None
 
 
 def _peer_commands(clip: Path) -> list[list[str]]:
     """argv templates ({url}, {room}) for receiver and sender, or skip with the reason."""
-    recv_help = _help("vid2vid-recv")
+    recv_help = _help("vid2vid.receiver.cli")
     if recv_help is None or "--serve" not in recv_help:
         pytest.skip("vid2vid-recv --serve not available")
-    send_help = _help("vid2vid-send")
+    send_help = _help("vid2vid.sender.cli")
     if send_help is None or "--video" not in send_help:
         pytest.skip("vid2vid-send --video not available")
     common = ["--peer", "{url}", "--room", "{room}"]
@@ -84,7 +86,7 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     assert result["video_size"][0] > 0
     assert result["frame_std"] > 2.0
     # Figures arrive once a second and change.
-    assert result["stats_messages_in_3s"] >= 2
+    assert result["stats_messages_in_2_5s"] >= 2
     assert result["figures_after"]["frames"] != result["figures_before"]["frames"]
     assert re.fullmatch(r"\d+ / \d+ ms", result["figures_after"]["latency"])
     assert re.fullmatch(r"[\d.]+", result["figures_after"]["kbps"])
