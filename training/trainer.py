@@ -287,11 +287,12 @@ class Trainer:
         started, first_step = time.perf_counter(), self.step
         try:
             for batch in self._batches(self.step, stop):
-                step = self.step
+                step, began = self.step, time.perf_counter()
                 values, prediction = self.train_step(batch, step)
                 self.step = step + 1
-                done = self.step - first_step
-                values["it_s"] = done / max(time.perf_counter() - started, 1e-9)
+                now = time.perf_counter()
+                values["time/step_s"] = now - began  # this step, without data loading
+                values["time/it_s"] = (self.step - first_step) / max(now - started, 1e-9)
                 last = values
                 if self.step % self.config.log_every == 0 or self.step == stop:
                     metrics.scalars(self.step, values)

@@ -1,0 +1,125 @@
+"""vid2vid-train and vid2vid-eval end to end: the tiny model on crops of real shared clips (CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from support.interop import DATA, require
+from vid2vid.codec.checkpoint import load_checkpoint
+from vid2vid.training import evaluate, prep, train
+
+TINY = ["--config", "tiny", "--batch", "2", "--workers", "0", "--log-every", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Crops of two real people at 64 px, 16 frames each."""
+    folder = tmp_path_factory.mktemp("videos")
+    for name in ("lp_d0.mp4", "lp_d18.mp4"):
+        (folder / name).symlink_to(require(DATA / "clips" / name))
+    out = tmp_path_factory.mktemp("data")
+    args = [str(folder), "-o", str(out), "--size", "64", "--min-frames", "8"]
+    assert prep.main([*args, "--max-frames", "16", "--quiet"]) == 0
+    return out
+
+
+def _log(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    code = train.main(
+        ["--data", str(data), "-o", str(run), *TINY, "--steps", "40", "--save-every", "20",
+         "--sample-every", "20"]
+    )  # fmt: skip
+    assert code == 0
+    return run
+
+
+def test_reconstruction_loss_goes_down(trained):
+    l1 = [entry["loss/l1"] for entry in _log(trained)]
+    assert len(l1) == 40
+    first, last = np.mean(l1[:5]), np.mean(l1[-5:])
+    assert last < 0.8 * first, (first, last)
+
+
+def test_run_writes_a_usable_checkpoint_and_samples(trained):
+    latest = json.loads((trained / "latest.json").read_text())
+    assert latest["step"] == 40
+    loaded = load_checkpoint(trained / latest["checkpoint"])
+    assert loaded.trained and loaded.config.name == "tiny"
+    sample = cv2.imread(str(trained / "samples" / "step-00000040.png"))
+    assert sample is not None and sample.shape[1] == 3 * 64 + 2 * 2
+
+
+def test_resume_continues_exactly(data, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    base = ["--data", str(data), *TINY, "--save-every", "3"]
+    assert train.main([*base, "-o", str(straight), "--steps", "6"]) == 0
+    assert train.main([*base, "-o", str(resumed), "--steps", "3"]) == 0
+    resume = ["-o", str(resumed), "--resume", "--steps", "6", "--workers", "0", "--quiet"]
+    assert train.main(resume) == 0
+    expected, got = _log(straight), _log(resumed)
+    assert [e["step"] for e in got] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(expected, got, strict=True):
+        assert a["loss/generator_total"] == pytest.approx(b["loss/generator_total"], rel=1e-5)
+    final = "checkpoints/step-00000006"
+    assert (
+        load_checkpoint(straight / final).fingerprint
+        == load_checkpoint(resumed / final).fingerprint
+    )
+
+
+def test_fine_tuning_starts_from_the_given_weights(data, trained, tmp_path):
+    init = trained / "checkpoints" / "step-00000040"
+    run = tmp_path / "finetune"
+    base = ["--data", str(data), "--batch", "2", "--workers", "0", "--log-every", "1", "--quiet"]
+    assert train.main([*base, "-o", str(run), "--init-weights", str(init), "--steps", "2"]) == 0
+    fresh_first = _log(trained)[0]["loss/l1"]
+    tuned_first = _log(run)[0]["loss/l1"]  # same seed, so the same first pairs
+    assert tuned_first < 0.8 * fresh_first
+    assert json.loads((run / "run.json").read_text())["model"]["name"] == "tiny"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--resume"], "nothing to resume"),
+        (["--config", "liveportrait"], "trains the face-vid2vid family"),
+    ],
+)
+def test_bad_runs_are_one_line_errors(data, tmp_path, capsys, extra, message):
+    args = ["--data", str(data), "-o", str(tmp_path / "run"), *extra]
+    assert train.main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vid2vid-train: error:") and message in err and "\n" not in err
+
+
+def test_a_run_folder_is_not_overwritten_and_its_settings_are_fixed(data, trained, capsys):
+    assert train.main(["--data", str(data), "-o", str(trained), "--config", "tiny"]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+    assert train.main(["-o", str(trained), "--resume", "--batch", "8"]) == 1
+    assert "--batch is fixed by the run" in capsys.readouterr().err
+
+
+def test_eval_reports_the_papers_metrics_and_writes_samples(data, trained, tmp_path, capsys):
+    out = tmp_path / "eval"
+    weights = trained / "checkpoints" / "step-00000040"
+    args = ["--data", str(data), "--weights", str(weights), "--pairs", "4", "-o", str(out)]
+    assert evaluate.main([*args, "--landmarks", "none"]) == 0
+    table = capsys.readouterr().out
+    assert "| PSNR (dB) |" in table and "24.37" in table
+    summary = json.loads((out / "eval.json").read_text())
+    metrics = summary["metrics"]
+    assert summary["pairs"] == 4 and summary["clips"] == 2
+    assert 0.0 < metrics["l1"] < 1.0 and 5.0 < metrics["psnr"] < 60.0
+    assert 0.0 < metrics["ssim"] <= 1.0 and 0.0 <= metrics["ms_ssim"] <= 1.0
+    assert metrics["akd"] is None
+    transfer = cv2.imread(str(out / "cross_identity.png"))
+    assert transfer is not None and transfer.shape[0] == 4 * 64 + 3 * 2  # 2 people: 2 row pairs
