@@ -36,6 +36,8 @@ def test_page_joins_offers_to_a_receiver_and_drives_free_view(
             problems: list[str] = []
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
 
             await page.goto(f"{signal_server}/room/lobby?ice=127.0.0.1")
             await _wait(page, "window.vid2vidDemo && vid2vidDemo.peerId !== null")
@@ -82,6 +84,9 @@ def test_page_joins_offers_to_a_receiver_and_drives_free_view(
             await _wait(page, "vid2vidDemo.signaling === 'open'")
 
             assert problems == []
+            # Works offline: every resource comes from the server itself (or is inline).
+            foreign = [u for u in requested if not u.startswith((signal_server, "data:"))]
+            assert requested and foreign == []
             await browser.close()
 
     asyncio.run(asyncio.wait_for(body(), timeout=60))
