@@ -84,6 +84,7 @@ class Processes:
     def __init__(self, logdir: Path) -> None:
         self.logdir = logdir
         self.children: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        self.killed: list[str] = []  # did not stop within 5 s of SIGINT
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = self.logdir / f"{name}.log"
@@ -105,10 +106,11 @@ class Processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 5
-        for _, process, _ in reversed(self.children):
+        for name, process, _ in reversed(self.children):
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                self.killed.append(name)
                 process.kill()
                 process.wait()
 
@@ -245,6 +247,7 @@ def drive(args: argparse.Namespace, procs: Processes, result: dict[str, Any]) ->
 
 
 def main() -> int:
+    started = time.monotonic()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="folder for the screenshot")
     parser.add_argument("--room", default="browser-e2e")
@@ -268,8 +271,12 @@ def main() -> int:
         except Exception as exc:  # report everything to the test, which asserts
             result["error"] = f"{type(exc).__name__}: {exc}"
         finally:
+            stopping = time.monotonic()
             procs.stop()
+            result["stop_s"] = round(time.monotonic() - stopping, 2)
+            result["killed"] = procs.killed
             result["logs"] = procs.logs()
+    result["driver_s"] = round(time.monotonic() - started, 2)
     with contextlib.suppress(BrokenPipeError):
         print(json.dumps(result), flush=True)
     return 0 if result["ok"] else 1

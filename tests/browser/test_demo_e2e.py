@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,9 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     clip = CLIPS / CLIP
     if not clip.exists():
         pytest.skip(f"shared clip {clip} is absent")
+    started = time.monotonic()
     commands = _peer_commands(clip)
+    flags_s = time.monotonic() - started
     out = ROOT / "out"
     argv = [sys.executable, str(DRIVER), "--out", str(out), "--timeout", "60"]
     argv += [
@@ -78,6 +81,7 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     lines = completed.stdout.strip().splitlines()
     assert lines, completed.stderr[-3000:]
     result = json.loads(lines[-1])
+    result["reading_cli_flags_s"] = round(flags_s, 2)
     print(json.dumps({k: v for k, v in result.items() if k != "logs"}, indent=1))
     assert result["ok"], json.dumps(result, indent=1)[-6000:]
 
