@@ -37,6 +37,7 @@
   };
 
   const peers = new Map(); // peer_id -> {role, pc, control, video}
+  const members = new Map(); // peer_id -> role, everyone in the room as the server told us
   let ws = null;
 
   function setStatus(which, text) {
@@ -91,12 +92,18 @@
     switch (message.type) {
       case "welcome":
         state.peerId = message.peer_id;
-        for (const peer of message.peers) maybeConnect(peer.peer_id, peer.role);
+        members.clear();
+        for (const peer of message.peers) {
+          members.set(peer.peer_id, peer.role);
+          maybeConnect(peer.peer_id, peer.role);
+        }
         break;
       case "peer-joined":
+        members.set(message.peer_id, message.role);
         maybeConnect(message.peer_id, message.role);
         break;
       case "peer-left":
+        members.delete(message.peer_id);
         dropPeer(message.peer_id);
         break;
       case "signal":
@@ -134,7 +141,7 @@
 
   function maybeConnect(peerId, role) {
     if (role !== "receiver" && role !== "sender") return; // other viewers: nothing to see
-    if (peers.has(peerId)) return;
+    if (peers.has(peerId) || members.get(peerId) !== role) return; // gone, or already on
     connectPeer(peerId, role).catch((err) => logError(`offer to ${role}: ${err}`));
   }
 
