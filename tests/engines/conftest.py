@@ -31,10 +31,9 @@ def portrait_tensors(size: int, count: int = 1) -> list[torch.Tensor]:
     """Real portraits from ../shared/data as 1 x 3 x size x size tensors; empty when absent."""
     import cv2
 
-    from support.interop import DATA
     from vid2vid.codec.imageio import frames_to_tensor
 
-    paths = sorted((DATA / "portraits").glob("*.jpg"))[:count]
+    paths = portrait_paths(count)
     images = []
     for path in paths:
         image = cv2.imread(str(path))
@@ -44,15 +43,27 @@ def portrait_tensors(size: int, count: int = 1) -> list[torch.Tensor]:
     return images
 
 
+def portrait_paths(count: int = 1) -> list:
+    from support.interop import DATA
+
+    return sorted((DATA / "portraits").glob("*.jpg"))[:count]
+
+
 @pytest.fixture(scope="session")
-def exported(settled, tmp_path_factory):
-    """All four ONNX files of the settled tiny model, verified on random and real inputs."""
+def exported(tmp_path_factory):
+    """``vid2vid-engines export --config tiny``: all four ONNX files, verified in ORT on random
+    inputs and a real portrait (when ../shared/data has one). Returns (folder, graphs, real)."""
     pytest.importorskip("onnxruntime")
-    from vid2vid.engines.export import export_all
+    import json
+
+    from vid2vid.engines.cli import main
+    from vid2vid.engines.export import GraphFile
 
     folder = tmp_path_factory.mktemp("onnx")
-    images = portrait_tensors(settled.config.input_size)
-    graphs = export_all(settled, folder, images=images)
+    images = [str(p) for p in portrait_paths()]
+    assert main(["export", "--config", "tiny", "-o", str(folder), "--images", *images]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    graphs = {key: GraphFile(**value) for key, value in manifest["graphs"].items()}
     return folder, graphs, bool(images)
 
 
