@@ -89,6 +89,9 @@ class ReceiverApp:
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:
+        if self._client is not None and not self._client.closed and self._sender is not None:
+            with contextlib.suppress(SignalingError):
+                await self._client.send(self._sender[0], {"bye": True})
         if self._sender is not None:
             with contextlib.suppress(Exception):
                 await self._sender[1].close()
@@ -131,8 +134,20 @@ class ReceiverApp:
 
     async def _handle(self, client, message) -> None:
         peer_id, data = message.peer_id, message.data
-        if message.type == "peer-left" or (message.type == "signal" and data.get("bye")):
+        if message.type == "signal" and data.get("bye"):
             await self._drop(peer_id)
+        elif message.type == "peer-left":
+            sender = self._sender
+            if (
+                sender is not None
+                and sender[0] == peer_id
+                and sender[1].connectionState == "connected"
+            ):
+                # Gone from signaling, not necessarily from the call (the server may have
+                # restarted): the call goes on until the sender says bye or ICE fails.
+                log.info("sender %s left signaling; the call goes on while connected", peer_id)
+            else:
+                await self._drop(peer_id)
         elif message.type != "signal":
             return
         elif is_sdp(data, "offer") and message.role == "sender":

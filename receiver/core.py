@@ -111,6 +111,7 @@ class ReceiverCore:
         self._last: _Pose | None = None
         self._rerender = False
         self._rendering = False
+        self._loading_keyframe = False
         self.reset_stream()
 
     # -- input, on the event loop ----------------------------------------------------------------
@@ -135,6 +136,7 @@ class ReceiverCore:
         return (
             self._features is not None
             or self._pending_keyframe is not None
+            or self._loading_keyframe
             or bool(self._assembler.missing())
         )
 
@@ -178,7 +180,7 @@ class ReceiverCore:
                 self._on_chunk(packet)
             elif header.packet_type in (PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED):
                 self.stats.add_bytes("motion", len(packet))
-                self.stats.stage("network", age_ms(header.timestamp_ms))
+                self.stats.stage("capture_to_arrival", age_ms(header.timestamp_ms))
                 if not self._jitter.push(header.sequence, packet, time.monotonic() * 1000):
                     self.stats.count("late_or_duplicate")
                 if not self.has_keyframe:
@@ -260,12 +262,15 @@ class ReceiverCore:
 
     async def _load_keyframe(self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe) -> None:
         start = time.perf_counter()
+        self._loading_keyframe = True
         try:
             self._features = await loop.run_in_executor(self._worker, self._features_of, keyframe)
         except BitstreamError as exc:
             log.warning("dropped a keyframe: %s", exc)
             self.stats.count("malformed")
             return
+        finally:
+            self._loading_keyframe = False
         self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
         self.stats.count("keyframes")
         if self._last is None:  # nothing shown yet: show the keyframe's own pose at once
@@ -296,7 +301,8 @@ class ReceiverCore:
         now = time.monotonic() * 1000
         newest = None
         for released in self._jitter.pop_ready(now):
-            self.stats.stage("jitter", now - released.arrival_ms)
+            # Arrival to release: the jitter buffer's hold plus the wait for the last render.
+            self.stats.stage("buffer", now - released.arrival_ms)
             if released.skipped:
                 self.stats.count("lost", released.skipped)
             try:

@@ -83,6 +83,10 @@ class SenderApp:
             await self.close()
 
     async def close(self) -> None:
+        if self._client is not None and not self._client.closed:
+            for peer_id in [*self._pcs, *self._viewers]:
+                with contextlib.suppress(SignalingError):
+                    await self._client.send(peer_id, {"bye": True})
         for pc in [*self._pcs.values(), *self._viewers.values()]:
             with contextlib.suppress(Exception):
                 await pc.close()
@@ -125,7 +129,13 @@ class SenderApp:
         if message.type == "peer-joined" and message.role == "receiver":
             await self._offer(client, peer_id)
         elif message.type == "peer-left":
-            await self._drop(peer_id)
+            pc = self._pcs.get(peer_id)
+            if pc is not None and pc.connectionState == "connected":
+                # Gone from signaling, not necessarily from the call (the server may have
+                # restarted): the call goes on until the peer says bye or ICE fails.
+                log.info("receiver %s left signaling; the call goes on while connected", peer_id)
+            else:
+                await self._drop(peer_id)
         elif message.type == "signal":
             try:
                 await self._on_signal(client, peer_id, message.role, data)
