@@ -225,6 +225,6 @@ class ReceiverApp:
             transport.close()
             self._sender = None
             self.core.send_control = lambda message: None
-        if pc is not None:
+        if pc is not None and pc.connectionState != "closed":  # not twice: aiortc objects
             with contextlib.suppress(Exception):
                 await pc.close()

@@ -204,6 +204,6 @@ class SenderApp:
         self.session.remove_peer(peer_id)
         for table in (self._pcs, self._viewers):
             pc = table.pop(peer_id, None)
-            if pc is not None:
+            if pc is not None and pc.connectionState != "closed":  # not twice: aiortc objects
                 with contextlib.suppress(Exception):
                     await pc.close()

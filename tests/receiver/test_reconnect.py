@@ -98,3 +98,83 @@ def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
 
     for task in asyncio.run(run()):
         assert task.cancelled(), task.exception()
+
+
+def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
+    """What the browser page does (`vid2vid-recv --serve`), done by an aiortc viewer."""
+    pytest.importorskip("vid2vid.signaling.server")
+    if not CLIP.is_file():
+        pytest.skip(f"shared data absent: {CLIP}")
+    import json
+
+    import numpy as np
+
+    from vid2vid.call.media import LatestFrameTrack
+    from vid2vid.call.rtc import accept_answer, make_offer, new_peer_connection
+    from vid2vid.codec.keypoints import FreeView
+    from vid2vid.signaling.client import SignalingClient
+
+    loaded = load_weights(None, "tiny")
+    runtime = open_runtime(loaded, "torch")
+
+    async def run():
+        runner, port = await _start_server()
+        url = f"http://127.0.0.1:{port}"
+        capture = FileCapture(CLIP, loop=True)
+        pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
+        sender = SenderApp(SenderSession(pipeline, capture), SignalingOptions(url, "v"), LOOPBACK)
+        track = LatestFrameTrack(size=128)
+        from vid2vid.receiver.sinks import TrackSink
+
+        sink = Counter()
+
+        class Both:
+            def write(self, frame):
+                sink.write(frame)
+                TrackSink(track).write(frame)
+
+            def close(self):
+                pass
+
+        core = ReceiverCore(loaded, runtime, Both())
+        receiver = ReceiverApp(core, ReceiverSignaling(url, "v"), LOOPBACK, track=track)
+        tasks = [asyncio.create_task(receiver.run()), asyncio.create_task(sender.run())]
+        viewer = SignalingClient(url, "v", "viewer")
+        pc = new_peer_connection(LOOPBACK)
+        try:
+            await _until(lambda: sink.frames >= 2, 40, "the call")
+            welcome = await viewer.connect()
+            target = next(p.peer_id for p in welcome.peers if p.role == "receiver")
+            pc.addTransceiver("video", direction="recvonly")
+            channel = pc.createDataChannel("control")
+            stats = []
+            channel.on("message", lambda m: stats.append(json.loads(m)))
+            tracks = []
+            pc.on("track", tracks.append)
+            await viewer.send(target, await make_offer(pc))
+            while True:
+                message = await asyncio.wait_for(viewer.receive(), 20)
+                if message.type == "signal" and message.data.get("sdp_type") == "answer":
+                    break
+            await accept_answer(pc, message.data)
+            await _until(lambda: tracks and channel.readyState == "open", 20, "the track")
+            frames = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(3)]
+            channel.send(json.dumps({"type": "view", "yaw": 30, "pitch": 0, "roll": 0}))
+            await _until(lambda: core.view == FreeView(yaw=30.0), 10, "the view")
+            await _until(lambda: stats, 5, "stats")
+        finally:
+            await pc.close()
+            await viewer.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runner.cleanup()
+            capture.close()
+        return frames, stats
+
+    frames, stats = asyncio.run(run())
+    images = [f.to_ndarray(format="rgb24") for f in frames]
+    assert images[0].shape == (128, 128, 3)  # scaled to --serve-size
+    assert max(float(np.std(i)) for i in images) > 1.0  # not blank
+    assert stats[0]["type"] == "stats" and stats[0]["frames"] >= 1
+    assert {"fps", "motion_kbps", "keyframe_bytes", "latency_ms_p50"} <= set(stats[0])
