@@ -24,7 +24,7 @@ from vid2vid.errors import EngineUnavailableError
 if TYPE_CHECKING:
     from vid2vid.bench.bandwidth import BenchOptions
 
-__all__ = ["METRICS", "ffmpeg_meta", "markdown_summary", "write", "write_strips"]
+__all__ = ["METRICS", "ffmpeg_meta", "markdown_summary", "rerender", "write", "write_strips"]
 
 #: (key, higher is better, label)
 METRICS = (
@@ -147,6 +147,7 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import ScalarFormatter
     except ImportError as error:
         raise EngineUnavailableError(
             "matplotlib is needed for the plots: pip install matplotlib"
@@ -155,19 +156,30 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
     for res, codecs in sorted(curves.items()):
         shown = [m for m in METRICS
                  if any(p.get(m[0]) is not None for pts in codecs.values() for p in pts)]  # fmt: skip
-        fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), dpi=90)
-        for ax, (key, higher, label) in zip(np.atleast_1d(axes), shown, strict=True):
+        rows_n = math.ceil((len(shown) + 1) / 3)  # one panel left for the legend
+        fig, grid = plt.subplots(rows_n, 3, figsize=(12, 3.6 * rows_n), dpi=90, squeeze=False)
+        axes = list(grid.flat)
+        colors = {c: f"C{i}" for i, c in enumerate(sorted(codecs))}
+        for ax, (key, higher, label) in zip(axes, shown, strict=False):
             for codec, points in sorted(codecs.items()):
                 usable = [p for p in points if p.get(key) is not None and math.isfinite(p[key])]
                 if usable:
                     style = "o-" if codec.startswith("vid2vid") else "s--"
                     ax.plot([p["kbps"] for p in usable], [p[key] for p in usable], style,
-                            label=codec, markersize=4)  # fmt: skip
+                            color=colors[codec], label=codec, markersize=4)  # fmt: skip
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(ScalarFormatter())
+            ax.tick_params(axis="x", which="minor", labelsize=6)
             ax.set_xlabel("kbit/s (keyframe / intra over the call)")
             ax.set_title(label + ("" if higher else " (lower is better)"), fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-        np.atleast_1d(axes)[0].legend(fontsize=7)
+        for ax in axes[len(shown) :]:
+            ax.axis("off")
+        handles = [plt.Line2D([], [], color=colors[c], marker="o" if c.startswith("vid2vid")
+                              else "s", linestyle="-" if c.startswith("vid2vid") else "--",
+                              label=c) for c in sorted(codecs)]  # fmt: skip
+        axes[-1].legend(handles=handles, loc="center", fontsize=9)
         title = f"rate vs quality at {res} px, mean over clips"
         fig.suptitle(title + (" (vid2vid UNTRAINED)" if untrained else ""), fontsize=10)
         fig.tight_layout()
@@ -340,3 +352,39 @@ def write(output: Path, meta: dict, rows: list[dict], strips: list[Path]) -> dic
     (output / "results.json").write_text(json.dumps(_clean(document), indent=1, allow_nan=False))
     document["output"] = output
     return document
+
+
+def rerender(output: Path) -> dict:
+    """Recompute curves, BD-rates, plots and results.md from ``output/results.json``.
+
+    For changing the report without re-running the codecs (the strips are kept as they are).
+    """
+    document = json.loads((output / "results.json").read_text())
+    rows = document["rows"]
+    strips = [output / name for name in document["strips"]]
+    for stale in document["plots"]:
+        (output / stale).unlink(missing_ok=True)
+    return write(output, document["meta"], rows, strips)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vid2vid.bench.report REPORT_DIR``: re-render a report from its JSON."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m vid2vid.bench.report",
+        description="Re-render results.md and the plots of a vid2vid-bench report folder.",
+    )
+    parser.add_argument("report", type=Path, help="folder holding results.json")
+    args = parser.parse_args(argv)
+    if not (args.report / "results.json").is_file():
+        print(f"report: error: no results.json in {args.report}", file=sys.stderr)
+        return 1
+    document = rerender(args.report)
+    print(markdown_summary(document))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,6 +15,7 @@ from support.interop import DATA, require
 from vid2vid.bench.bandwidth import main, rate_fields
 from vid2vid.bench.ffmpeg_codecs import CODECS, run_codec
 from vid2vid.bench.metrics import psnr
+from vid2vid.bench.report import main as report_main
 
 needs_ffmpeg = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
@@ -87,6 +88,10 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
         image_file = cv2.imread(str(out / name))
         assert image_file is not None and image_file.shape[0] > 100, name
     assert document["strips"] == ["strip_lp_d0_64px.png"]
+
+    # The report re-renders from its JSON alone, to the same Markdown.
+    assert report_main([str(out)]) == 0
+    assert (out / "results.md").read_text() == markdown
 
 
 def test_bad_input_is_one_line_error(tmp_path: Path, capsys) -> None:
