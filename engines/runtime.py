@@ -130,9 +130,10 @@ def _require(engine: str) -> None:
 def pick_engine(device: torch.device) -> str:
     """The best engine here: TensorRT on a GPU when installed, else PyTorch.
 
-    ONNX Runtime is never picked automatically: it needs a fresh export per model (seconds to
-    minutes) and on CPU it wins only for the motion extractor (see the engines benchmark), so
-    callers that want it ask for ``engine="onnx"``.
+    On a GPU without TensorRT, "auto" runs PyTorch's fast path (FP16, channels-last, CUDA
+    graphs). ONNX Runtime is never picked automatically: it needs a fresh export per model
+    and on CPU it wins only for the motion extractor (see the engines benchmark), so callers
+    that want it ask for ``engine="onnx"``.
     """
     if device.type == "cuda" and tensorrt_available():
         return "trt"
@@ -154,8 +155,12 @@ def open_runtime(loaded: LoadedModel, engine: str = "auto", device: str = "cpu")
     if engine == "auto":
         chosen = pick_engine(resolved)
     _require(chosen)
-    if chosen == "torch":
-        runtime: Runtime = TorchRuntime(loaded, resolved)
+    if chosen == "torch" and engine == "auto" and resolved.type == "cuda":
+        from vid2vid.engines.fast_torch import FastTorchRuntime
+
+        runtime: Runtime = FastTorchRuntime(loaded, resolved)
+    elif chosen == "torch":
+        runtime = TorchRuntime(loaded, resolved)
     elif chosen == "onnx":
         from vid2vid.engines.onnx_runtime import OnnxRuntime
 
