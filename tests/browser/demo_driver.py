@@ -61,6 +61,18 @@ SAMPLE_JS = """(size) => {
 }"""
 
 
+# Pixels of the plot drawn in the motion line's colour (#4ea1ff): the kbit/s curve is there.
+PLOT_PIXELS_JS = """() => {
+  const c = document.getElementById('plot');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - 0x4e) < 24 && Math.abs(d[i + 1] - 0xa1) < 24 && Math.abs(d[i + 2] - 0xff) < 24) n++;
+  }
+  return n;
+}"""
+
+
 def enter_network_namespace() -> bool:
     """Move this (still single-threaded) process into a new network namespace with lo up."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -184,8 +196,11 @@ def drive(args: argparse.Namespace, procs: Processes, result: dict[str, Any]) ->
         # Wait for the first frames and stats: model loading can take a while on shared cores.
         deadline = time.monotonic() + args.timeout
         while True:
+            # Steady state: the receiver has rebuilt a second's worth of frames from motion
+            # (its first frames show the keyframe pose) and the browser shows them.
             ready = page.evaluate(
-                "() => vid2vidDemo.framesPresented > 5 && vid2vidDemo.statsReceived >= 2"
+                "() => vid2vidDemo.framesPresented > 5 && vid2vidDemo.lastStats !== null"
+                f" && vid2vidDemo.lastStats.frames >= {args.min_frames}"
             )
             if ready:
                 break
@@ -206,6 +221,7 @@ def drive(args: argparse.Namespace, procs: Processes, result: dict[str, Any]) ->
             "() => [vid2vidDemo.framesPresented, vid2vidDemo.statsReceived, performance.now()]"
         )
         fig_after = figures(page)
+        result["plot_motion_pixels"] = page.evaluate(PLOT_PIXELS_JS)
         result["browser_fps"] = round((n1 - n0) / ((w1 - w0) / 1000), 2)
         result["stats_messages_in_2_5s"] = s1 - s0
         result["figures_before"] = fig_before
@@ -226,6 +242,7 @@ def drive(args: argparse.Namespace, procs: Processes, result: dict[str, Any]) ->
         within = [mean_abs_diff(a, b) for s in (straight, turned) for a, b in itertools.pairwise(s)]
         across = [mean_abs_diff(a, b) for a in straight for b in turned]
         result["yaw_diff_within"] = round(max(within), 2)
+        result["yaw_diff_within_median"] = round(sorted(within)[len(within) // 2], 2)
         result["yaw_diff_across_min"] = round(min(across), 2)
         result["yaw_diff_across_mean"] = round(sum(across) / len(across), 2)
         result["view_messages_sent"] = page.evaluate("() => vid2vidDemo.viewMessagesSent")
@@ -257,6 +274,9 @@ def main() -> int:
     parser.add_argument("--peer", action="append", default=[], help="JSON argv; {url} {room}")
     parser.add_argument("--timeout", type=float, default=40.0, help="seconds to first frames")
     parser.add_argument("--yaw", type=int, default=40)
+    parser.add_argument(
+        "--min-frames", type=int, default=15, help="frames the receiver rebuilds before measuring"
+    )
     parser.add_argument("--no-netns", action="store_true", help="stay in the host namespace")
     args = parser.parse_args()
 

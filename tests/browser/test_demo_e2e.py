@@ -94,8 +94,10 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     assert result["figures_after"]["frames"] != result["figures_before"]["frames"]
     assert re.fullmatch(r"\d+ / \d+ ms", result["figures_after"]["latency"])
     assert re.fullmatch(r"[\d.]+", result["figures_after"]["kbps"])
+    assert result["plot_motion_pixels"] > 5  # the kbit/s curve is drawn
     # Turning the head changes the picture more than the clip's own motion between frames.
     assert result["view_messages_sent"] >= 1
-    assert result["yaw_diff_across_mean"] > 1.5 * result["yaw_diff_within"] + 1.0
+    # (median: one pair of samples may straddle a new keyframe, e.g. when the clip loops)
+    assert result["yaw_diff_across_mean"] > 1.5 * result["yaw_diff_within_median"] + 1.0
     assert Path(result["screenshot"]).stat().st_size > 10_000
     assert result["errors"] == []
