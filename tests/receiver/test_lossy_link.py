@@ -190,3 +190,38 @@ def test_garbage_messages_do_not_stop_the_receiver(tiny):
     assert core.stats.totals.get("malformed", 0) >= 4
     assert core.stats.totals.get("errors", 0) == 0
     assert [f.sequence for f in frames if f.sequence is not None] == [0]
+
+
+def test_a_keyframe_of_another_model_is_refused_naming_both(tiny, caplog):
+    from vid2vid.codec.checkpoint import untrained_model
+
+    other = untrained_model("tiny", seed=1)
+    assert other.fingerprint != tiny.fingerprint
+
+    async def run():
+        a, b = memory_pair()
+        requests = []
+        a.set_handler(lambda channel, message: requests.append(message))
+        core = ReceiverCore(tiny, open_runtime(tiny, "torch"), Recorder(),
+                            lambda m: b.send("control", m))  # fmt: skip
+        b.set_handler(core.on_message)
+        task = asyncio.create_task(core.run())
+        _, chunks = _keyframe_chunks(other)
+        for chunk in chunks:
+            a.send("control", chunk)
+        encoder = MotionEncoder(layout_for(tiny.config))
+        for i, params in enumerate(talking_head(layout_for(tiny.config), 20)):
+            a.send("motion", encoder.encode(params, i * 40))
+            await asyncio.sleep(0.06)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return core, requests
+
+    core, requests = asyncio.run(run())
+    assert core.stats.totals.get("keyframes_refused") == 1
+    assert not core.has_keyframe and core.stats.totals.get("frames", 0) == 0
+    assert other.fingerprint in core.refused and tiny.fingerprint in core.refused
+    assert any(
+        other.fingerprint in r.message and tiny.fingerprint in r.message for r in caplog.records
+    )
+    assert requests == []  # asking again would only bring the same refused model
