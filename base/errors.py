@@ -8,6 +8,7 @@ Vid2VidError
 ├── InputError                an image, video or camera cannot be read, or holds no face
 ├── EngineUnavailableError    a compute backend or its optional dependency is missing
 └── SignalingError            the signaling server refused or dropped us
+    └── SignalingClosedError  it closed our connection; ``close_code`` says why
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ class EngineUnavailableError(Vid2VidError):
 
 class SignalingError(Vid2VidError):
     """The signaling server refused us or the connection dropped."""
+
+
+class SignalingClosedError(SignalingError):
+    """The server closed (or refused) our connection; ``close_code`` says why (None: dropped).
+
+    Callers give up on refusals (bad token, room full) and reconnect after anything else.
+    """
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        super().__init__(message)
+        self.close_code = close_code

@@ -19,11 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from vid2vid.errors import SignalingError
+from vid2vid.errors import SignalingClosedError, SignalingError
 from vid2vid.signaling.protocol import (
     ROLES,
     PeerInfo,
-    SignalingClosedError,
     SignalMessage,
     Welcome,
     close_reason,

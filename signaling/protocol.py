@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from vid2vid.errors import SignalingError
-
 Role = Literal["sender", "receiver", "viewer"]
 ROLES: Final = ("sender", "receiver", "viewer")
 
@@ -35,14 +33,6 @@ CLOSE_REASONS: Final = {
 
 # Room names go into URLs and logs: keep them short and plain.
 ROOM_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-
-class SignalingClosedError(SignalingError):
-    """The server closed (or refused) our connection; `close_code` says why (None: dropped)."""
-
-    def __init__(self, message: str, close_code: int | None = None) -> None:
-        super().__init__(message)
-        self.close_code = close_code
 
 
 @dataclass(frozen=True)
