@@ -50,18 +50,28 @@ class Runtime(Protocol):
         ...
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device that exists here; asking for CUDA without a GPU is a clear error."""
+def parse_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device of type cpu or cuda, without asking torch for a GPU.
+
+    TensorRT and ONNX Runtime's CUDA provider do not need a CUDA build of torch (the receiver
+    image has a CPU torch), so only the torch engines check availability (:func:`resolve_device`).
+    """
     try:
-        resolved = torch.device(device)
+        parsed = torch.device(device)
     except (RuntimeError, TypeError):
         raise EngineUnavailableError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise EngineUnavailableError(f"unsupported device {device!r}; use cpu or cuda[:N]")
+    return parsed
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device that exists here; asking for CUDA without a GPU is a clear error."""
+    resolved = parse_device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise EngineUnavailableError(
             f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__})"
         )
-    if resolved.type not in ("cpu", "cuda"):
-        raise EngineUnavailableError(f"unsupported device {device!r}; use cpu or cuda[:N]")
     return resolved
 
 
@@ -150,11 +160,10 @@ def open_runtime(loaded: LoadedModel, engine: str = "auto", device: str = "cpu")
         raise EngineUnavailableError(
             f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
         )
-    resolved = resolve_device(device)
-    chosen = engine
-    if engine == "auto":
-        chosen = pick_engine(resolved)
+    parsed = parse_device(device)
+    chosen = pick_engine(parsed) if engine == "auto" else engine
     _require(chosen)
+    resolved = parsed if chosen in ("trt", "onnx") else resolve_device(parsed)
     if chosen == "torch" and engine == "auto" and resolved.type == "cuda":
         from vid2vid.engines.fast_torch import FastTorchRuntime
 
