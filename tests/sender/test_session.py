@@ -33,7 +33,9 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def face_gap_clip(tmp_path_factory):
-    """8 frames of a face, 20 black frames (the face is lost), 8 frames of the face again."""
+    """8 frames of a face, 40 black frames (the face is lost), 8 frames of the face again.
+
+    40, not the tracker's 11: on a loaded machine the sender skips frames to keep up."""
     if not CLIP.is_file():
         pytest.skip(f"shared data absent: {CLIP}")
     path = tmp_path_factory.mktemp("clips") / "gap.mp4"
@@ -41,7 +43,7 @@ def face_gap_clip(tmp_path_factory):
         faces = [f.image for _, f in zip(range(8), reader, strict=False)]
     height, width = faces[0].shape[:2]
     with VideoWriter(path, 25.0, (width, height)) as writer:
-        for image in faces + [np.zeros_like(faces[0])] * 20 + faces:
+        for image in faces + [np.zeros_like(faces[0])] * 40 + faces:
             writer.write(image)
     return path
 
@@ -79,7 +81,7 @@ def test_late_join_and_face_found_again_bring_keyframes(face_gap_clip):
 
     session, receivers = asyncio.run(run())
     (early, early_sink, _), (late, late_sink, _) = receivers
-    assert session.stats.totals.get("frames_without_face", 0) >= 10
+    assert session.stats.totals.get("frames_without_face", 0) >= 11  # lost: > hold_frames
     # The first face and the face found again: two keyframes for the receiver there from the start.
     assert early.stats.totals.get("keyframes") == 2
     # The late one got the keyframe in use when it joined, then the new one.
