@@ -82,8 +82,10 @@ class FileCapture:
             offset_s += last_time + 1.0 / self.fps
 
     def close(self) -> None:
+        # Let a read in progress finish first: closing the container under the decoding
+        # thread crashes FFmpeg.
+        self._thread.shutdown(wait=True, cancel_futures=True)
         self._reader.close()
-        self._thread.shutdown(wait=False, cancel_futures=True)
 
 
 class CameraCapture:

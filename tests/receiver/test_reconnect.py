@@ -122,7 +122,9 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
         url = f"http://127.0.0.1:{port}"
         capture = FileCapture(CLIP, loop=True)
         pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
-        sender = SenderApp(SenderSession(pipeline, capture), SignalingOptions(url, "v"), LOOPBACK)
+        sender = SenderApp(
+            SenderSession(pipeline, capture), SignalingOptions(url, "v"), LOOPBACK, preview=True
+        )
         track = LatestFrameTrack(size=128)
         from vid2vid.receiver.sinks import TrackSink
 
@@ -141,6 +143,7 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
         tasks = [asyncio.create_task(receiver.run()), asyncio.create_task(sender.run())]
         viewer = SignalingClient(url, "v", "viewer")
         pc = new_peer_connection(LOOPBACK)
+        preview_pc = new_peer_connection(LOOPBACK)
         try:
             await _until(lambda: sink.frames >= 2, 40, "the call")
             welcome = await viewer.connect()
@@ -162,7 +165,25 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
             channel.send(json.dumps({"type": "view", "yaw": 30, "pitch": 0, "roll": 0}))
             await _until(lambda: core.view == FreeView(yaw=30.0), 10, "the view")
             await _until(lambda: stats, 5, "stats")
+            # The sender answers a viewer with its camera preview and its own stats.
+            source = next(p.peer_id for p in welcome.peers if p.role == "sender")
+            preview_pc.addTransceiver("video", direction="recvonly")
+            sender_channel = preview_pc.createDataChannel("control")
+            sender_stats = []
+            sender_channel.on("message", lambda m: sender_stats.append(json.loads(m)))
+            previews = []
+            preview_pc.on("track", previews.append)
+            await viewer.send(source, await make_offer(preview_pc))
+            while True:
+                message = await asyncio.wait_for(viewer.receive(), 20)
+                if message.type == "signal" and message.data.get("sdp_type") == "answer":
+                    break
+            await accept_answer(preview_pc, message.data)
+            await _until(lambda: previews, 20, "the preview track")
+            preview = await asyncio.wait_for(previews[0].recv(), 10)
+            await _until(lambda: sender_stats, 5, "sender stats")
         finally:
+            await preview_pc.close()
             await pc.close()
             await viewer.close()
             for task in tasks:
@@ -170,9 +191,11 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
             await asyncio.gather(*tasks, return_exceptions=True)
             await runner.cleanup()
             capture.close()
-        return frames, stats
+        return frames, stats, preview, sender_stats
 
-    frames, stats = asyncio.run(run())
+    frames, stats, preview, sender_stats = asyncio.run(run())
+    assert preview.to_ndarray(format="rgb24").shape == (512, 512, 3)  # the clip's own frames
+    assert {"fps", "motion_kbps", "keyframe_bytes", "ms_per_stage"} <= set(sender_stats[0])
     images = [f.to_ndarray(format="rgb24") for f in frames]
     assert images[0].shape == (128, 128, 3)  # scaled to --serve-size
     assert max(float(np.std(i)) for i in images) > 1.0  # not blank
