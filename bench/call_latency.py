@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from vid2vid.call.rtc import IceConfig, connect_in_process, run, wire_bytes
 from vid2vid.call.stats import percentiles
 from vid2vid.codec.checkpoint import load_weights
@@ -103,6 +105,7 @@ async def measure(model: str, clip: Path, seconds: float, engine: str) -> dict:
         "fingerprint": loaded.fingerprint,
         "trained": loaded.trained,
         "clip": str(clip),
+        "torch_threads": torch.get_num_threads(),
         "clip_fps": capture.fps,
         "seconds": elapsed,
         "frames_sent": sent,
@@ -157,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--engine", default="auto", help="runtime engine (default: auto)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per process (default: torch's; 1 keeps the sender's and the "
+        "receiver's workers from fighting over 2 cores)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=Path("out/call_latency.json"), help="where the JSON goes"
     )
     return parser
@@ -167,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.clip.is_file():
         print(f"call_latency: error: clip not found: {args.clip}", file=sys.stderr)
         return 1
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     async def all_models() -> list[dict]:
         return [await measure(m, args.clip, args.seconds, args.engine) for m in args.models]
