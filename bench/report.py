@@ -147,7 +147,7 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
     except ImportError as error:
         raise EngineUnavailableError(
             "matplotlib is needed for the plots: pip install matplotlib"
@@ -168,9 +168,9 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
                     ax.plot([p["kbps"] for p in usable], [p[key] for p in usable], style,
                             color=colors[codec], label=codec, markersize=4)  # fmt: skip
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(ScalarFormatter())
-            ax.tick_params(axis="x", which="minor", labelsize=6)
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("kbit/s (keyframe / intra over the call)")
             ax.set_title(label + ("" if higher else " (lower is better)"), fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
