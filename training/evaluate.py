@@ -162,6 +162,8 @@ def format_table(summary: dict[str, Any]) -> str:
     akd = _fmt(m["akd"], 2)
     if m["akd"] is not None:
         akd += f" ({m['akd_pairs']} of {summary['pairs']} pairs)"
+    else:
+        akd += f" ({summary['akd_note']})"
     lines = [
         f"same-identity reconstruction: {summary['pairs']} pairs from {summary['clips']} clips "
         f"of {len(summary['identities'])} identities, {summary['output_size']} px",
@@ -204,6 +206,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         loaded, dataset, refs, detector=detector, device=device, batch=args.batch
     )
     akds = [r.akd for r in results if r.akd is not None]
+    if detector is None:
+        akd_note = "no dlib landmark model"
+    elif not akds:
+        akd_note = "dlib found no face in any pair"
+    else:
+        akd_note = f"dlib found faces in {len(akds)} of {len(results)} pairs"
     summary: dict[str, Any] = {
         "model": f"{config.name} ({'trained' if loaded.trained else 'UNTRAINED'})",
         "weights": loaded.source,
@@ -217,6 +225,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             **{name: _mean([getattr(r, name) for r in results]) for name in METRICS},
             "akd_pairs": len(akds),
         },
+        "akd_note": akd_note,
         "paper": PAPER,
         "per_pair": [r.__dict__ for r in results],
     }

@@ -64,8 +64,9 @@ def jacobian_equivariance_loss(
     driving_jacobians: Tensor, warped_jacobians: Tensor, warped_xy: Tensor, warp: RandomWarp
 ) -> Tensor:
     """mean |I − J_d⁻¹ · ∂T(x_T) · J_T| on the x-y blocks: B x K x 2 x 2 Jacobians, x_T B x K x 2."""
-    mapped = warp.jacobian(warped_xy) @ warped_jacobians  # B x K x 2 x 2
-    value = torch.linalg.solve(driving_jacobians, mapped)  # B x K x 2 x 2
+    # float32: linalg.solve has no half-precision kernels (autocast leaves it alone).
+    mapped = warp.jacobian(warped_xy.float()) @ warped_jacobians.float()  # B x K x 2 x 2
+    value = torch.linalg.solve(driving_jacobians.float(), mapped)  # B x K x 2 x 2
     eye = torch.eye(2, dtype=value.dtype, device=value.device)
     return (eye - value).abs().mean()
 

@@ -214,6 +214,8 @@ class Trainer:
             self.discriminator.parameters(), lr=config.lr, betas=config.betas
         )
         self.amp_dtype = resolve_amp(config.amp, device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes every step
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.step = 0
 

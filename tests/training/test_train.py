@@ -123,3 +123,29 @@ def test_eval_reports_the_papers_metrics_and_writes_samples(data, trained, tmp_p
     assert metrics["akd"] is None
     transfer = cv2.imread(str(out / "cross_identity.png"))
     assert transfer is not None and transfer.shape[0] == 4 * 64 + 3 * 2  # 2 people: 2 row pairs
+
+
+def test_jacobians_are_trained_with_their_equivariance_term(data, tmp_path):
+    run = tmp_path / "jacobians"
+    args = ["--data", str(data), "-o", str(run), *TINY, "--steps", "2", "--jacobians"]
+    assert train.main(args) == 0
+    assert all(entry["loss/jacobian"] >= 0.0 for entry in _log(run))
+    loaded = load_checkpoint(run / "checkpoints" / "step-00000002")
+    assert loaded.config.arch.estimate_jacobian
+
+
+def test_head_pose_loss_uses_landmark_references(tmp_path):
+    """256 px crops (dlib needs a face of some size) feed the tiny model's pose loss."""
+    from vid2vid.bench.metrics import dlib_unavailable_reason
+
+    reason = dlib_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    clip = require(DATA / "clips" / "lp_d0.mp4")
+    data = tmp_path / "data256"
+    assert prep.main([str(clip), "-o", str(data), "--size", "256", "--min-frames", "4",
+                      "--max-frames", "4", "--quiet"]) == 0  # fmt: skip
+    run = tmp_path / "pose"
+    args = ["--data", str(data), "-o", str(run), *TINY, "--steps", "2", "--landmarks", "auto"]
+    assert train.main(args) == 0
+    assert all(entry["loss/head_pose"] > 0.0 for entry in _log(run))
