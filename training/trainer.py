@@ -153,8 +153,9 @@ def resolve_amp(amp: Amp, device: torch.device) -> torch.dtype | None:
 class MetricsLog:
     """JSONL always (machine-readable, what tests and tools read); TensorBoard when installed."""
 
-    def __init__(self, run: Path) -> None:
+    def __init__(self, run: Path, step: int = 0) -> None:
         self.path = run / "log.jsonl"
+        self._drop_after(step)
         self.board: Any = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -164,6 +165,15 @@ class MetricsLog:
         except ImportError:
             log.info("tensorboard is not installed (extra 'train'): logging to %s only", self.path)
         self._file = open(self.path, "a")  # noqa: SIM115 - closed in close()
+
+    def _drop_after(self, step: int) -> None:
+        """Forget lines past ``step`` (logged after the checkpoint a resumed run restarts from)."""
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+        if len(kept) != len(lines):
+            atomic_write_bytes(self.path, "".join(kept).encode())
 
     @property
     def backend(self) -> str:
@@ -281,7 +291,7 @@ class Trainer:
 
     def fit(self, stop: int, *, show_progress: bool = True) -> dict[str, float]:
         """Train from the current step up to ``stop``; returns the last step's values."""
-        metrics = MetricsLog(self.run)
+        metrics = MetricsLog(self.run, self.step)
         bar = tqdm(
             total=stop, initial=self.step, desc="train", unit="step", disable=not show_progress
         )

@@ -63,6 +63,10 @@ def test_resume_continues_exactly(data, tmp_path):
     base = ["--data", str(data), *TINY, "--save-every", "3"]
     assert train.main([*base, "-o", str(straight), "--steps", "6"]) == 0
     assert train.main([*base, "-o", str(resumed), "--steps", "3"]) == 0
+    with (resumed / "log.jsonl").open(
+        "a"
+    ) as log:  # a step logged after the checkpoint, then a crash
+        log.write(json.dumps({"step": 4, "loss/generator_total": -1.0}) + "\n")
     resume = ["-o", str(resumed), "--resume", "--steps", "6", "--workers", "0", "--quiet"]
     assert train.main(resume) == 0
     expected, got = _log(straight), _log(resumed)
