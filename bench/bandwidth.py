@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use only the first N frames of each clip (default: all)")  # fmt: skip
     parser.add_argument("--face-stride", type=int, default=5,
-                        help="AKD/identity on every N-th frame (dlib is slow) (default: 5)")  # fmt: skip
+                        help="AKD (dlib landmarks) on every N-th frame (default: 5)")  # fmt: skip
     parser.add_argument("--identity-stride", type=int, default=25,
                         help="identity distance on every N-th frame (dlib's ResNet is slower; "
                         "a multiple of --face-stride) (default: 25)")  # fmt: skip
