@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
-from vid2vid.call.cli import add_common_arguments, ice_config, load_model, setup_logging
+from vid2vid.call.cli import (
+    add_common_arguments,
+    cancel_on_signals,
+    ice_config,
+    load_model,
+    setup_logging,
+)
 from vid2vid.call.control import MAX_VIEW_DEGREES, View
 from vid2vid.call.media import LatestFrameTrack
 from vid2vid.call.rtc import run
@@ -85,10 +90,7 @@ async def _main(args: argparse.Namespace) -> int:
     app = ReceiverApp(
         core, SignalingOptions(args.peer, args.room, args.token), ice_config(args), track, args.once
     )
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, main_task.cancel)
+    cancel_on_signals()
     stats = asyncio.create_task(_print_stats(core)) if args.stats else None
     try:
         await app.run()

@@ -7,7 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from vid2vid.call.cli import add_common_arguments, ice_config, load_model, setup_logging
+from vid2vid.call.cli import (
+    add_common_arguments,
+    cancel_on_signals,
+    ice_config,
+    load_model,
+    setup_logging,
+)
 from vid2vid.call.rtc import run
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.encode import KEYFRAME_KINDS
@@ -75,8 +81,11 @@ async def _main(args: argparse.Namespace) -> int:
         session, SignalingOptions(args.peer, args.room, args.token), ice_config(args), args.preview
     )
     stats = asyncio.create_task(_print_stats(session)) if args.stats else None
+    cancel_on_signals()
     try:
         await app.run()
+    except asyncio.CancelledError:
+        pass  # Ctrl-C / SIGTERM: say bye to the peers and close below
     finally:
         if stats is not None:
             stats.cancel()

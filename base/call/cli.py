@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -84,3 +86,15 @@ def load_model(args: argparse.Namespace, prog: str) -> LoadedModel:
             file=sys.stderr,
         )
     return loaded
+
+
+def cancel_on_signals() -> None:
+    """Ctrl-C and SIGTERM cancel the calling task, so its ``finally`` closes files and peers.
+
+    Call it from the command's main coroutine; the caller catches ``CancelledError``.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
