@@ -36,6 +36,7 @@ class _Peer:
     transport: PacketTransport
     greeted: bool = False
     last_keyframe_s: float = -1e9
+    waiter: asyncio.Task | None = None
 
 
 class SenderSession:
@@ -55,13 +56,22 @@ class SenderSession:
     # -- receivers -----------------------------------------------------------------------------
     def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
         """Stream to ``transport`` from the next frame on (hello, keyframe, intra first)."""
-        self._peers[peer_id] = _Peer(transport)
+        peer = self._peers[peer_id] = _Peer(transport)
         transport.set_handler(lambda channel, message: self._on_message(peer_id, channel, message))
+        opened = getattr(transport, "opened", None)  # a data channel opens later: greet then
+        if isinstance(opened, asyncio.Event) and not opened.is_set():
+            peer.waiter = asyncio.get_running_loop().create_task(self._greet_when(opened))
+        self._greet_ready()
+
+    async def _greet_when(self, opened: asyncio.Event) -> None:
+        await opened.wait()
         self._greet_ready()
 
     def remove_peer(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
         if peer is not None:
+            if peer.waiter is not None:
+                peer.waiter.cancel()
             peer.transport.close()
 
     @property
