@@ -8,7 +8,9 @@ Modules, one idea each:
 ``losses``      the paper's loss terms as small functions
 ``perceptual``  a VGG19 feature extractor (torchvision's key names) and the multi-scale loss
 ``pose_reference`` head-pose references from dlib landmarks by ``cv2.solvePnP``
-``trainer``     one optimisation step, checkpoints, exact resume
+``objective``   the weighted objective of one batch, generator side and discriminator side
+``trainer``     Adam steps, mixed precision, logs, checkpoints, exact resume
+``samples``     PNG grids of source | driving | result
 ``train``       ``vid2vid-train``
 ``evaluate``    ``vid2vid-eval``: the paper's same-identity table and cross-identity samples
 """
