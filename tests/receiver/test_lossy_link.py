@@ -109,8 +109,9 @@ def _same(a, b) -> bool:
 def test_thirty_percent_loss_never_corrupts_and_resyncs_within_a_second(tiny):
     lossy_until = 30  # packets 0..29 at 30 % random loss (1.2 s), then a clean link
     rng = random.Random(7)
+    # Up to 150 ms of jitter against a 30 ms hold: packets overtake each other, some come too late.
     pattern = LossPattern(
-        jitter_ms=25.0, seed=7, drop=lambda i: i < lossy_until and rng.random() < 0.3
+        jitter_ms=150.0, seed=7, drop=lambda i: i < lossy_until and rng.random() < 0.3
     )
     packets, frames, core = asyncio.run(_call(tiny, pattern, frames=60))
     frames = [f for f in frames if f.sequence is not None]  # not the keyframe's own pose
@@ -127,6 +128,7 @@ def test_thirty_percent_loss_never_corrupts_and_resyncs_within_a_second(tiny):
     indices = [order[f.sequence] for f in frames]
     assert indices == sorted(indices)
     assert core.stats.totals.get("lost", 0) > 0, "the pattern dropped nothing"
+    assert core.stats.totals.get("late_or_duplicate", 0) > 0, "no packet came late"
     # Resync: a frame captured within 1 s after the loss stops is rendered, and so is the last.
     end_of_loss = PacketHeader.parse(packets[lossy_until]).timestamp_ms
     after = [f for f in frames if 0 <= f.timestamp_ms - end_of_loss <= 1000]
@@ -140,7 +142,7 @@ def test_thirty_percent_loss_never_corrupts_and_resyncs_within_a_second(tiny):
     assert np.abs(tensor_to_frames(image)[0].astype(int) - frames[-1].image.astype(int)).max() <= 1
 
 
-def test_lost_intra_is_asked_for_and_late_packets_are_dropped(tiny):
+def test_a_lost_intra_is_asked_for(tiny):
     # Drop the first intra's successors' reference: packet 25 is the second intra (period 25).
     pattern = LossPattern(drop=lambda i: i == 25, jitter_ms=0.0)
     packets, frames, core = asyncio.run(_call(tiny, pattern, frames=40))
