@@ -360,5 +360,5 @@ class ReceiverCore:
             "latency_ms_p95": float(np.percentile(g2g, 95)) if g2g else None,
             "frames": self.stats.totals.get("frames", 0),
             "h264_kbps": None,
-            "h264_source": "not measured live",
+            "h264_source": "not measured by the receiver (the sender measures it with --h264-crf)",
         }

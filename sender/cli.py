@@ -21,6 +21,7 @@ from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import Vid2VidError
 from vid2vid.sender.app import SenderApp, SignalingOptions
 from vid2vid.sender.capture import open_capture
+from vid2vid.sender.h264_reference import FLOOR_CRF
 from vid2vid.sender.pipeline import SenderConfig, SendPipeline
 from vid2vid.sender.session import SenderSession
 
@@ -58,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer browser viewers with the camera picture as a video track",
     )
+    parser.add_argument(
+        "--h264-crf",
+        type=int,
+        default=None,
+        help="also encode the face crops with x264 at this CRF (0..51) and report its kbit/s "
+        "beside the motion's, so viewers see what H.264 would need (default: 51, x264's "
+        "floor, with --preview; else off)",
+    )
     return parser
 
 
@@ -71,8 +80,12 @@ async def _main(args: argparse.Namespace) -> int:
     capture = open_capture(args.camera, args.video, args.loop)
     loaded = load_model(args, "vid2vid-send")
     runtime = open_runtime(loaded, args.engine, args.device)
+    h264_crf = args.h264_crf if args.h264_crf is not None or not args.preview else FLOOR_CRF
     config = SenderConfig(
-        quality=args.quality, intra_period_s=args.intra_period, keyframe=args.keyframe
+        quality=args.quality,
+        intra_period_s=args.intra_period,
+        keyframe=args.keyframe,
+        h264_crf=h264_crf,
     )
     pipeline = SendPipeline(loaded, runtime, config, capture.fps)
     await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)

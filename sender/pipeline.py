@@ -30,6 +30,7 @@ from vid2vid.codec.wire import layout_for, motion_to_params
 from vid2vid.engines.runtime import Runtime
 from vid2vid.errors import ConfigError
 from vid2vid.sender.capture import CapturedFrame
+from vid2vid.sender.h264_reference import H264Reference
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class SenderConfig:
     keyframe: KeyframeForm = "jpeg"
     image_quality: int = 90
     stream_id: int = 0
+    #: CRF of the live x264 reference (what H.264 would need for the same crops); None: off.
+    h264_crf: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.quality <= 100:
@@ -55,6 +58,8 @@ class SenderConfig:
             )
         if not 0 <= self.image_quality <= 100:
             raise ConfigError(f"image_quality must be in 0..100, got {self.image_quality}")
+        if self.h264_crf is not None and not 0 <= self.h264_crf <= 51:
+            raise ConfigError(f"h264_crf must be in 0..51, got {self.h264_crf}")
 
 
 @dataclass
@@ -67,6 +72,7 @@ class FrameResult:
     face: bool
     keyframe: list[bytes] | None = None
     motion: bytes | None = None
+    h264_bytes: int | None = None  # what the live x264 reference spent on the same crop
     ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -99,6 +105,16 @@ class SendPipeline:
         self._chunk_sequence = random.randrange(SEQUENCE_MODULUS)
         self._keyframe: list[bytes] | None = None
         self.keyframe_bytes = 0
+        self._h264 = (
+            None
+            if config.h264_crf is None
+            else H264Reference(loaded.config.input_size, fps, config.h264_crf)
+        )
+
+    @property
+    def h264_source(self) -> str | None:
+        """How the H.264 comparison is made, or None when the reference is off."""
+        return None if self._h264 is None else self._h264.source
 
     def warm_up(self) -> None:
         """Run the motion extractor and the keyframe path once before the call (the first
@@ -142,6 +158,10 @@ class SendPipeline:
             params, wire_timestamp(frame.timestamp_ms), force_intra=force or bool(result.keyframe)
         )
         result.ms["encode"] = (time.perf_counter() - start) * 1000
+        if self._h264 is not None:
+            start = time.perf_counter()
+            result.h264_bytes = self._h264.encode(track.crop)
+            result.ms["h264_reference"] = (time.perf_counter() - start) * 1000
         return result
 
     def _make_keyframe(self, crop, timestamp_ms: int) -> list[bytes]:

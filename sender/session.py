@@ -167,16 +167,22 @@ class SenderSession:
                     peer.transport.send("motion", result.motion)
             self.stats.add_bytes("motion", len(result.motion))
             self.stats.frame()
+            if result.h264_bytes is not None:
+                self.stats.add_bytes("h264", result.h264_bytes)
         else:
             self.stats.count("frames_without_face")
 
     def snapshot(self) -> dict[str, object]:
         """The stats message for viewers (INTERFACES: fps, motion_kbps, keyframe_bytes, ms)."""
         snap = self.stats.snapshot()
+        source = self.pipeline.h264_source
         return {
             "fps": snap["fps"],
             "motion_kbps": self.stats.kbps("motion"),
             "keyframe_bytes": self.pipeline.keyframe_bytes,
             "ms_per_stage": snap["ms_per_stage"],
             "receivers": len(self._peers),
+            "h264_kbps": None if source is None else self.stats.kbps("h264"),
+            "h264_source": source
+            or "not measured: start vid2vid-send with --h264-crf or --preview",
         }

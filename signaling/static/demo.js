@@ -236,7 +236,8 @@
     if (role === "receiver") {
       state.receiverStats = message;
       const t = performance.now() / 1000;
-      state.history.push({ t, motion: num(message.motion_kbps), h264: num(message.h264_kbps) });
+      const h264 = num(message.h264_kbps) ?? num((state.senderStats || {}).h264_kbps);
+      state.history.push({ t, motion: num(message.motion_kbps), h264 });
       while (state.history.length && state.history[0].t < t - PLOT_SECONDS) state.history.shift();
     } else {
       state.senderStats = message;
@@ -266,13 +267,17 @@
     $("fig-latency").textContent =
       num(r.latency_ms_p50) === null ? "–" : `${fmt(r.latency_ms_p50, 0)} / ${fmt(r.latency_ms_p95, 0)} ms`;
     $("fig-frames").textContent = num(r.frames) === null ? "–" : String(r.frames);
-    if (num(r.h264_kbps) !== null) {
-      const ratio = num(r.motion_kbps) ? ` (${(r.h264_kbps / r.motion_kbps).toFixed(0)}×)` : "";
-      $("fig-h264").textContent = `${fmt(r.h264_kbps, 1)} kbit/s${ratio}`;
-      $("fig-h264-source").textContent = r.h264_source ? `source: ${r.h264_source}` : "";
+    // The receiver's figure (e.g. from a benchmark ratio) first, else the sender's live x264.
+    const h = num(r.h264_kbps) !== null ? r : s;
+    const motionKbps = num(r.motion_kbps) ?? num(s.motion_kbps);
+    if (num(h.h264_kbps) !== null) {
+      const ratio = motionKbps ? ` (${(h.h264_kbps / motionKbps).toFixed(0)}× the motion)` : "";
+      $("fig-h264").textContent = `${fmt(h.h264_kbps, 1)} kbit/s${ratio}`;
+      $("fig-h264-source").textContent = h.h264_source ? `source: ${h.h264_source}` : "";
     } else {
+      const why = s.h264_source || r.h264_source;
       $("fig-h264").textContent = "–";
-      $("fig-h264-source").textContent = r.h264_source ? `not available: ${r.h264_source}` : "";
+      $("fig-h264-source").textContent = why ? `not available: ${why}` : "";
     }
     if (state.senderStats) {
       const stages = s.ms_per_stage || {};

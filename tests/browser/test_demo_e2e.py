@@ -94,6 +94,9 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     assert result["figures_after"]["frames"] != result["figures_before"]["frames"]
     assert re.fullmatch(r"\d+ / \d+ ms", result["figures_after"]["latency"])
     assert re.fullmatch(r"[\d.]+", result["figures_after"]["kbps"])
+    # The sender's live x264 reference (on with --preview) fills the H.264 comparison.
+    assert re.fullmatch(r"[\d.]+ kbit/s \(\d+× the motion\)", result["figures_after"]["h264"])
+    assert "live x264 CRF 51" in result["figures_after"]["h264-source"]
     assert result["plot_motion_pixels"] > 5  # the kbit/s curve is drawn
     # Turning the head changes the picture more than the clip's own motion between frames.
     assert result["view_messages_sent"] >= 1
