@@ -141,9 +141,11 @@ def pick_engine(device: torch.device) -> str:
     """The best engine here: TensorRT on a GPU when installed, else PyTorch.
 
     On a GPU without TensorRT, "auto" runs PyTorch's fast path (FP16, channels-last, CUDA
-    graphs). ONNX Runtime is never picked automatically: it needs a fresh export per model
-    and on CPU it wins only for the motion extractor (see the engines benchmark), so callers
-    that want it ask for ``engine="onnx"``.
+    graphs). ONNX Runtime is never picked automatically: it needs an export per model
+    (seconds to minutes, cached by fingerprint), and on this project's 2-core CPU it wins for
+    the motion extractor (paper-256 H+Δ: 76 vs 129 ms) but loses for the paper decoder
+    (5.7 vs 2.4 s at 256 px; vid2vid-engines-bench), so callers ask for ``engine="onnx"``
+    where it pays, as the sender does.
     """
     if device.type == "cuda" and tensorrt_available():
         return "trt"
