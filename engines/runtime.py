@@ -145,7 +145,7 @@ def pick_engine(device: torch.device) -> str:
     (seconds to minutes, cached by fingerprint), and on this project's 2-core CPU it wins for
     the motion extractor (paper-256 H+Δ: 76 vs 129 ms) but loses for the paper decoder
     (5.7 vs 2.4 s at 256 px; vid2vid-engines-bench), so callers ask for ``engine="onnx"``
-    where it pays, as the sender does.
+    where it pays (the compose file runs the sender with --engine onnx).
     """
     if device.type == "cuda" and tensorrt_available():
         return "trt"
