@@ -51,9 +51,8 @@ from vid2vid.bench.metrics import (
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.config import PRESETS
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
 log = logging.getLogger(__name__)
@@ -372,10 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clips", type=Path, nargs="+", required=True,
                         help="video files, or folders of them (e.g. ../shared/data/clips)")  # fmt: skip
     parser.add_argument("-o", "--output", type=Path, required=True, help="report folder")
-    parser.add_argument("--weights", type=Path, default=None,
-                        help="vid2vid checkpoint folder (default: none, untrained --config)")  # fmt: skip
-    parser.add_argument("--config", choices=sorted(PRESETS), default="paper-256",
-                        help="model preset when --weights is not given (default: paper-256)")  # fmt: skip
+    add_model_arguments(parser)
     parser.add_argument("--codecs", default="x264,x265,av1",
                         help=f"conventional codecs from {','.join(CODECS)} (default: x264,x265,av1)")  # fmt: skip
     parser.add_argument("--res", default="256",

@@ -51,9 +51,8 @@ from vid2vid.codec.bitstream.keyframe import (
 )
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionDecoder, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import Group, MotionLayout, MotionParams
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.config import PRESETS
 from vid2vid.codec.decode import keyframe_features
 from vid2vid.codec.encode import EncodeOptions, build_keyframe
 from vid2vid.codec.imageio import frames_to_tensor
@@ -545,18 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"real clips (default: {', '.join(DEFAULT_CLIPS)} from {CLIPS}, skipped if absent)",
     )
-    parser.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default="tiny",
-        help="model preset used when --weights is not given (default: tiny)",
-    )
-    parser.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
-    )
+    add_model_arguments(parser, default_config="tiny")
     parser.add_argument(
         "--frames",
         type=int,

@@ -30,9 +30,8 @@ from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import MotionLayout, MotionParams
 from vid2vid.codec.bitstream.rate import quality_for_kbps
 from vid2vid.codec.bitstream.volume import pack_volume
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.config import PRESETS
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
 from vid2vid.codec.stream_stats import AMORTIZE_SECONDS, StreamStats
@@ -272,18 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between intra motion packets (default: 1)",
     )
-    parser.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
-    )
-    parser.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default="paper-256",
-        help="model preset used when --weights is not given (default: paper-256)",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--frames", type=int, default=None, help="encode only the first N frames")
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.config import PRESETS
 from vid2vid.codec.face import crop_portrait
 from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
 from vid2vid.codec.keypoints import FreeView, Motion, relative_motion
@@ -144,18 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, required=True, help="portrait image (the keyframe)")
     parser.add_argument("--driving", type=Path, required=True, help="driving video")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .mp4")
-    parser.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
-    )
-    parser.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default="paper-256",
-        help="model preset used when --weights is not given (default: paper-256)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--yaw", type=float, default=0.0, help="free view: extra yaw in degrees (default: 0)"
     )

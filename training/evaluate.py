@@ -28,8 +28,7 @@ import numpy as np
 import torch
 
 from vid2vid.bench import metrics
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
-from vid2vid.codec.config import PRESETS
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 from vid2vid.codec.keypoints import relative_motion
 from vid2vid.errors import Vid2VidError
 from vid2vid.training.dataset import PairDataset, PairRef
@@ -249,17 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         "paper's table, and cross-identity transfer samples, on a vid2vid-prep dataset.",
     )
     p.add_argument("--data", type=Path, required=True, help="dataset folder made by vid2vid-prep")
-    p.add_argument(
-        "--weights",
-        type=Path,
-        help="checkpoint folder (default: none: untrained --config, for a baseline)",
-    )
-    p.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default="paper-256",
-        help="preset used without --weights (default: paper-256)",
-    )
+    add_model_arguments(p)
     p.add_argument(
         "--pairs", type=int, default=100, help="driving frames to rebuild in all (default: 100)"
     )

@@ -7,11 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from vid2vid.call.rtc import IceConfig
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
-from vid2vid.codec.config import PRESETS
+from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,18 +18,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--room", default="default", help="room to join (default: default)")
     parser.add_argument("--token", default=None, help="the room's shared secret, if it has one")
-    parser.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
-    )
-    parser.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default="paper-256",
-        help="model preset used when --weights is not given (default: paper-256)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--engine",
         choices=("auto", "torch", "onnx", "trt"),
