@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from support.recorder import Recorder
 from vid2vid.bench.synthetic_motion import talking_head
 from vid2vid.call.stats import clock_ms
 from vid2vid.call.transport import LossPattern, memory_pair
@@ -26,22 +27,9 @@ from vid2vid.codec.encode import make_keyframe
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.wire import layout_for, params_to_motion
 from vid2vid.engines.runtime import open_runtime
-from vid2vid.receiver.core import ReceiverCore, RenderedFrame
+from vid2vid.receiver.core import ReceiverCore
 
 FPS = 25.0
-
-
-class Recorder:
-    """The test's sink: keeps every frame the receiver hands out."""
-
-    def __init__(self) -> None:
-        self.frames: list[RenderedFrame] = []
-
-    def write(self, frame: RenderedFrame) -> None:
-        self.frames.append(frame)
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

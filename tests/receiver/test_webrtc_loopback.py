@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from support.recorder import Recorder
 from vid2vid.bench.synthetic_motion import talking_head
 from vid2vid.call.rtc import (
     IceConfig,
@@ -32,17 +33,6 @@ from vid2vid.receiver.core import ReceiverCore
 
 pytest.importorskip("aiortc")
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.frames = []
-
-    def write(self, frame) -> None:
-        self.frames.append(frame)
-
-    def close(self) -> None:
-        pass
 
 
 async def _connect():

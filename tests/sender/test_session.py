@@ -8,27 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.recorder import Recorder
 from vid2vid.call.transport import memory_pair
 from vid2vid.codec.checkpoint import load_weights
 from vid2vid.codec.video import VideoReader, VideoWriter
 from vid2vid.engines.runtime import open_runtime
-from vid2vid.receiver.core import ReceiverCore, RenderedFrame
+from vid2vid.receiver.core import ReceiverCore
 from vid2vid.sender.capture import FileCapture
 from vid2vid.sender.pipeline import SenderConfig, SendPipeline
 from vid2vid.sender.session import SenderSession
 
 CLIP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "clips" / "lp_d0.mp4"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.frames: list[RenderedFrame] = []
-
-    def write(self, frame: RenderedFrame) -> None:
-        self.frames.append(frame)
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
