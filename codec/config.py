@@ -10,6 +10,8 @@ Presets:
 ``face-vid2vid`` zhengkw18/face-vid2vid's released checkpoint (K=15, 256 px); what
                  ``vid2vid-convert`` writes for that family
 ``liveportrait`` LivePortrait: 21 keypoints with scale, warping hourglass, SPADE decoder to 512 px
+``small-256``    3.6 M parameters (7 MB fp16), K=15, 256 px: small enough to ship trained
+                 weights in the package and to run the sender on a CPU in real time
 ``tiny``         a few hundred thousand parameters, for tests and CPU demos
 """
 
@@ -141,6 +143,12 @@ def _liveportrait() -> ModelConfig:
     )
 
 
+def _small_256() -> ModelConfig:
+    return ModelConfig(
+        name="small-256", family="face-vid2vid", num_kp=15, arch=FaceVid2VidArch.small()
+    )
+
+
 def _tiny() -> ModelConfig:
     return ModelConfig(
         name="tiny",
@@ -157,6 +165,7 @@ PRESETS: dict[str, Callable[[], ModelConfig]] = {
     "paper-512": _paper_512,
     "face-vid2vid": _face_vid2vid,
     "liveportrait": _liveportrait,
+    "small-256": _small_256,
     "tiny": _tiny,
 }
 

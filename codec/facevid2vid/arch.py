@@ -121,6 +121,31 @@ class FaceVid2VidArch:
         return (self.num_bins // 2) * self.bin_degrees
 
     @classmethod
+    def small(cls) -> FaceVid2VidArch:
+        """About 3.6 M parameters (7 MB in fp16): the paper's layout, narrowed so a trained one
+        can ship inside the package and its motion extractor runs in real time on a CPU.
+
+        256 px in and out, a 16 x 8 x 64 x 64 volume; the head-pose network is a quarter of the
+        paper's width with one block per stage.
+        """
+        return cls(
+            appearance_channels=(32, 64, 128),
+            volume_channels=16,
+            volume_depth=8,
+            appearance_res_blocks=2,
+            keypoint_down=(32, 64, 128, 256),
+            keypoint_up=(128, 64, 32, 32, 16),
+            keypoint_depth=8,
+            head_pose_channels=(16, 32, 64, 128, 256),
+            head_pose_blocks=(1, 1, 1, 1),
+            motion_down=(32, 64, 128),
+            motion_up=(64, 32, 32),
+            generator_channels=(128, 64, 32),
+            generator_res_blocks=2,
+            discriminator_channels=(32, 64, 128, 128),
+        )
+
+    @classmethod
     def tiny(cls) -> FaceVid2VidArch:
         """A few hundred thousand parameters: 64 px in, a 4 x 4 x 16 x 16 volume, 64 px out."""
         return cls(

@@ -56,3 +56,13 @@ def test_arch_must_belong_to_the_family():
 def test_unknown_preset_lists_the_choices():
     with pytest.raises(ConfigError, match="unknown model config 'paper-1024'; choose one of"):
         preset("paper-1024")
+
+
+def test_small_preset_fits_inside_the_package():
+    """small-256 exists to ship trained weights with vid2vid: ≤ 50 MB in fp16 (issue 9)."""
+    from vid2vid.codec.model import build_model
+
+    config = preset("small-256")
+    params = sum(p.numel() for p in build_model(config).parameters())
+    assert (config.input_size, config.output_size, config.num_kp) == (256, 256, 15)
+    assert params * 2 <= 50e6
