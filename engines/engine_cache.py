@@ -4,7 +4,9 @@ A serialized engine is valid only for the exact weights, GPU model and TensorRT 
 built with (NVIDIA: engines are not portable across GPU models or TensorRT versions), and for
 the precision and batch profile chosen at build time. The key names all of them:
 
-    <cache>/tensorrt/<fingerprint>/<graph>-<fp16|fp32>-b<max batch>-<gpu slug>-trt<version>.engine
+    <cache>/tensorrt/<fingerprint>/<export tag>/<graph>-<fp16|fp32>-b<max batch>-<gpu slug>-trt<version>.engine
+
+(the export tag names the export code, see :mod:`vid2vid.engines.graph_version`)
 
 next to a JSON sidecar with the same facts in full, which :func:`check_entry` compares before
 a load. Pure standard library: tested on machines without TensorRT.
@@ -17,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.errors import ModelMismatchError
 
 
@@ -35,6 +38,7 @@ class EngineKey:
     tensorrt: str  # tensorrt.__version__
     fp16: bool
     max_batch: int
+    export: str = EXPORT_TAG  # the export code's version: engines of older graphs are rebuilt
 
     @property
     def file_name(self) -> str:
@@ -45,7 +49,7 @@ class EngineKey:
         )
 
     def path(self, cache: str | Path) -> Path:
-        return Path(cache) / "tensorrt" / self.fingerprint / self.file_name
+        return Path(cache) / "tensorrt" / self.fingerprint / self.export / self.file_name
 
 
 def sidecar(path: Path) -> Path:

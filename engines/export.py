@@ -27,6 +27,7 @@ from torch import Tensor
 
 from vid2vid.codec.checkpoint import LoadedModel, fingerprint
 from vid2vid.codec.model import TalkingHeadModel
+from vid2vid.engines.graph_version import OPSET
 from vid2vid.engines.graphs import (
     GRAPHS,
     GraphName,
@@ -40,7 +41,6 @@ from vid2vid.errors import EngineUnavailableError
 
 log = logging.getLogger(__name__)
 
-OPSET = 20
 MANIFEST = "manifest.json"
 #: File stem of each exported graph; the planar decoder is the TensorRT-bound one.
 FILES = {

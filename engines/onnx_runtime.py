@@ -24,6 +24,7 @@ from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion
 from vid2vid.codec.model import KeyframeFeatures
 from vid2vid.engines.export import FILES, export_graph, read_manifest, require_onnx
+from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import DECODER_INPUTS, GraphName
 from vid2vid.errors import EngineUnavailableError, ModelMismatchError
 
@@ -84,8 +85,9 @@ class OnnxRuntime:
         cache_dir: str | Path | None = None,
         threads: int | None = None,
     ) -> OnnxRuntime:
-        """Graphs cached under ``cache_dir/onnx/<fingerprint>``, exported there when missing."""
-        folder = Path(cache_dir or cache_root()) / "onnx" / loaded.fingerprint
+        """Graphs cached under ``cache_dir/onnx/<fingerprint>/<export tag>``, exported there
+        when missing (the tag keeps files of older export code from being reused)."""
+        folder = Path(cache_dir or cache_root()) / "onnx" / loaded.fingerprint / EXPORT_TAG
         return cls(folder, loaded.config, device=device, threads=threads, loaded=loaded)
 
     @classmethod

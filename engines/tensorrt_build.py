@@ -13,11 +13,13 @@ GPU name, TensorRT version, precision and the profile's largest batch.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.engines.engine_cache import EngineKey, check_entry, write_entry
 from vid2vid.engines.export import export_graph
+from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import GRAPHS
 from vid2vid.engines.tensorrt_env import gpu_name, import_tensorrt
 from vid2vid.engines.trt_ops import tensorrt_problems
@@ -88,9 +90,12 @@ def build_engines(
             built[graph] = path
             continue
         onnx_name = ONNX_FOR_GRAPH[graph]
-        onnx_path = Path(cache) / "onnx" / loaded.fingerprint / f"{onnx_name}.onnx"
+        onnx_path = Path(cache) / "onnx" / loaded.fingerprint / EXPORT_TAG / f"{onnx_name}.onnx"
         if not onnx_path.is_file():
-            export_graph(loaded.model, graph, onnx_path, planar=onnx_name == "decoder_planar")  # type: ignore[arg-type]
+            onnx_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = onnx_path.with_suffix(f".{os.getpid()}.partial")
+            export_graph(loaded.model, graph, partial, planar=onnx_name == "decoder_planar")  # type: ignore[arg-type]
+            os.replace(partial, onnx_path)  # an interrupted export leaves no truncated .onnx
         log.info(
             "building %s engine (fp16=%s, batch 1..%d); this takes minutes", graph, fp16, max_batch
         )

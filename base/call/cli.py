@@ -65,7 +65,12 @@ def setup_logging(verbose: bool) -> None:
 
 
 def load_model(args: argparse.Namespace, prog: str) -> LoadedModel:
-    loaded = load_weights(args.weights, args.config, device=args.device)
+    """The model on the CPU: the runtime moves it where ``--device`` says.
+
+    Loading on the CPU lets a GPU engine (TensorRT, ONNX Runtime) run from an install whose
+    torch has no CUDA, as in the receiver image; the torch runtime moves the model itself.
+    """
+    loaded = load_weights(args.weights, args.config, device="cpu")
     if not loaded.trained:
         print(
             f"WARNING: {prog} runs with UNTRAINED weights ({loaded.source}): the picture is not "

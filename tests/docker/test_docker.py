@@ -81,3 +81,22 @@ def test_compose_runs_the_real_clis_with_valid_flags():
     compose = (DOCKER / "compose.yaml").read_text()
     for dockerfile in re.findall(r"dockerfile: (docker/\S+?)\}", compose):
         assert (DOCKER.parent / dockerfile).is_file(), dockerfile
+
+
+def test_compose_receiver_loads_its_model_without_cuda_torch(monkeypatch):
+    """The receiver image has CPU torch only: --engine trt --device cuda must still load the
+    model (on the CPU) and then either run TensorRT or say plainly that it is missing."""
+    import torch
+
+    from vid2vid.call.cli import load_model
+    from vid2vid.engines.runtime import open_runtime
+    from vid2vid.errors import EngineUnavailableError
+    from vid2vid.receiver.cli import build_parser as receiver_parser
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    program, *argv = _commands()["receiver"]
+    args = receiver_parser().parse_args([*argv, "--config", "tiny"])
+    loaded = load_model(args, program)
+    assert next(loaded.model.parameters()).device.type == "cpu"
+    with pytest.raises(EngineUnavailableError, match="engine 'trt' needs tensorrt and pycuda"):
+        open_runtime(loaded, args.engine, args.device)

@@ -21,6 +21,7 @@ from vid2vid.engines.export import (  # noqa: E402
     max_relative_error,
     parity,
 )
+from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import (  # noqa: E402
     DECODER_INPUTS,
     example_inputs,
@@ -112,7 +113,7 @@ def test_open_runtime_onnx_exports_only_what_is_used(tiny, image, tmp_path, monk
     motion = runtime.extract_motion(image)
     expected = open_runtime(tiny, "torch").extract_motion(image)
     assert max_relative_error(motion.deformation.numpy(), expected.deformation.numpy()) <= TOLERANCE
-    files = sorted(p.name for p in (tmp_path / "onnx" / tiny.fingerprint).iterdir())
+    files = sorted(p.name for p in (tmp_path / "onnx" / tiny.fingerprint / EXPORT_TAG).iterdir())
     assert files == ["motion.onnx"]  # a sender never pays for the decoder's export
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from vid2vid.engines.buffers import BufferPlan, TensorSpec, split_batch
 from vid2vid.engines.engine_cache import EngineKey, check_entry, slug, write_entry
+from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.runtime import tensorrt_available
 from vid2vid.errors import InputError, ModelMismatchError
 
@@ -100,7 +101,9 @@ def test_buffer_layout_fits_the_onnx_the_engines_are_built_from(settled, exporte
 def test_engine_cache_key_names_model_gpu_and_tensorrt(tmp_path):
     key = EngineKey("ab" * 16, "decoder", "NVIDIA H100 80GB HBM3", "10.15.1", True, 16)
     assert key.file_name == "decoder-fp16-b16-nvidia-h100-80gb-hbm3-trt10.15.1.engine"
-    assert key.path(tmp_path).parent == tmp_path / "tensorrt" / key.fingerprint
+    assert key.path(tmp_path).parent == tmp_path / "tensorrt" / key.fingerprint / EXPORT_TAG
+    older_export = EngineKey(key.fingerprint, "decoder", key.gpu, "10.15.1", True, 16, "old")
+    assert older_export.path(tmp_path) != key.path(tmp_path)  # new export code, new engine
     other_gpu = EngineKey(key.fingerprint, "decoder", "NVIDIA A10", "10.15.1", True, 16)
     assert other_gpu.path(tmp_path) != key.path(tmp_path)
     assert not check_entry(key.path(tmp_path), key)
