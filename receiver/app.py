@@ -62,7 +62,12 @@ class ReceiverApp:
             asyncio.create_task(self.core.run(), name="render"),
             asyncio.create_task(
                 stay_in_room(
-                    self.signaling, "receiver", self._on_join, self._on_message, self._keep
+                    self.signaling,
+                    "receiver",
+                    self._on_join,
+                    self._on_message,
+                    self._keep,
+                    on_bad_peer=self._drop,
                 ),
                 name="signaling",
             ),

@@ -56,7 +56,14 @@ class SenderApp:
     async def run(self) -> None:
         """Stream until the source ends; a fatal signaling refusal or a capture error raises."""
         signaling = asyncio.create_task(
-            stay_in_room(self.signaling, "sender", self._on_join, self._on_message, self._keep),
+            stay_in_room(
+                self.signaling,
+                "sender",
+                self._on_join,
+                self._on_message,
+                self._keep,
+                on_bad_peer=self._drop,
+            ),
             name="signaling",
         )
         stats = asyncio.create_task(self.viewers.send_stats(), name="viewer-stats")

@@ -40,9 +40,16 @@ async def stay_in_room(
     on_join: Callable[[Any, Any], Awaitable[None]],
     on_message: Callable[[Any, Any], Awaitable[None]],
     on_client: Callable[[Any], None] = lambda client: None,
+    on_bad_peer: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
     """Join as ``role``; ``on_join(client, welcome)``, then ``on_message(client, message)`` for
-    each message. A malformed SDP or candidate in a message is logged, not fatal."""
+    each message.
+
+    A message that ``on_message`` fails on is logged with the peer id and that peer is dropped
+    (``on_bad_peer(peer_id)``); the app carries on. A peer controls what it sends, and aiortc
+    fails on malformed input with whatever it happens to raise (AssertionError on a bad SDP or
+    a short candidate, InvalidStateError on a duplicate answer), so every ``Exception`` is
+    caught here; cancellation is not an ``Exception`` and still ends the loop."""
     from vid2vid.signaling.client import SignalingClient, SignalingClosedError
 
     delay = RECONNECT_FIRST_S
@@ -57,8 +64,20 @@ async def stay_in_room(
                 message = await client.receive()
                 try:
                     await on_message(client, message)
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("bad signal from %s: %s", message.peer_id, exc)
+                except SignalingError:
+                    raise  # the server connection itself: rejoin below
+                except Exception as exc:
+                    log.warning(
+                        "bad signal from %s (%s: %s); dropping that peer",
+                        message.peer_id,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    if on_bad_peer is not None:
+                        try:
+                            await on_bad_peer(message.peer_id)
+                        except Exception as drop_exc:
+                            log.warning("dropping %s failed: %s", message.peer_id, drop_exc)
         except SignalingClosedError as exc:
             if exc.close_code in FATAL_CLOSE_CODES:
                 raise
