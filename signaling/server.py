@@ -160,7 +160,7 @@ async def _handle_text(state: ServerState, peer: Peer, text: str) -> str | None:
     """Act on one message; return what is wrong with it, or None."""
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         return "message is not valid JSON"
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return "message must be a JSON object with a string 'type'"

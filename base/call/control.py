@@ -84,7 +84,8 @@ def parse_control(message: str | bytes) -> Control | None:
         return None
     try:
         data = json.loads(message)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a few thousand nested brackets fit well within the size limit.
         log.warning("dropped a control message that is not JSON: %s", exc)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):

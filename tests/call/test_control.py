@@ -47,3 +47,9 @@ def test_random_objects_never_raise(data):
     import json
 
     control.parse_control(json.dumps(data))
+
+
+def test_deeply_nested_json_is_none_not_recursion_error():
+    assert len("[" * 5000) < control.MAX_CONTROL_BYTES
+    assert control.parse_control("[" * 5000) is None
+    assert control.parse_control('{"type": "view", "yaw": ' + "[" * 5000) is None

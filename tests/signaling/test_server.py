@@ -188,6 +188,7 @@ def test_oversize_message_closes_with_1009_and_others_see_the_peer_leave() -> No
         '{"type": "signal", "to": 5, "data": {}}',
         '{"type": "signal", "to": "x", "data": "sdp"}',
         b"\x00binary",
+        "[" * 5000,  # json.loads raises RecursionError, not ValueError
     ],
 )
 def test_malformed_message_closes_with_4000_and_server_survives(frame: str | bytes) -> None:
