@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also encode the face crops with x264 at this CRF (0..51) and report its kbit/s "
         "beside the motion's, so viewers see what H.264 would need (default: 51, x264's "
-        "floor, with --preview; else off)",
+        "coarsest constant quality, with --preview; else off)",
     )
     return parser
 

@@ -6,7 +6,9 @@ camera; encoding the very crops the motion extractor sees does, and costs a few 
 frame at 256 px. The settings are the bandwidth benchmark's x264 call configuration
 (``vid2vid.bench.ffmpeg_codecs``: ``-preset medium -tune zerolatency -bf 0``, one intra frame per
 call), so the live figure and the benchmark's curves measure the same encoder. CRF 51 is
-x264's floor: the fewest bits H.264 can spend on these frames, whatever the quality.
+x264's coarsest constant-quality setting, the least a normally configured call spends on these
+frames; only a bit-rate target with a raised ``-qmax`` (which the benchmark also sweeps) goes
+lower, at a still worse picture.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from vid2vid.errors import ConfigError
 
-#: x264's coarsest quantizer: the lowest rate H.264 reaches on a picture.
+#: x264's coarsest constant-quality setting (CRF 51).
 FLOOR_CRF = 51
 
 

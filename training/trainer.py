@@ -160,7 +160,11 @@ class MetricsLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.board = SummaryWriter(str(run / "tensorboard"))
+            # purge_step: a resumed run drops the events logged after its checkpoint, as the
+            # JSONL log does, so TensorBoard shows one curve, not two overlapping ones.
+            self.board = SummaryWriter(
+                str(run / "tensorboard"), purge_step=step + 1 if step else None
+            )
             log.info("logging to %s and TensorBoard (%s)", self.path, run / "tensorboard")
         except ImportError:
             log.info("tensorboard is not installed (extra 'train'): logging to %s only", self.path)
