@@ -27,10 +27,37 @@ def age_ms(capture_ms: int, now_ms: int | None = None) -> int:
     return timestamp_distance(now % TIMESTAMP_MODULUS, capture_ms % TIMESTAMP_MODULUS)
 
 
-class CallStats:
-    """Per-stage timings (ms), frame times and byte counts over the last ``window_s`` seconds."""
+#: Samples :attr:`CallStats.all_stages` keeps per stage (about 55 min at 30 fps); the oldest go.
+RECORD_LIMIT = 100_000
 
-    def __init__(self, window_s: float = 2.0, keep: int = 600) -> None:
+
+class _Record(list):
+    """A list of the last ``limit`` samples: a whole call's record, bounded for long calls.
+
+    A list (not a deque) so readers can take ``len()`` and slices, as the latency benchmark
+    does to skip its warm-up; trimming goes in blocks of a tenth so appends stay O(1)
+    amortized. Memory stays under ``1.1 * limit`` samples per stage instead of growing by
+    ~17 MB an hour.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self._slack = max(limit // 10, 1)
+
+    def append(self, value: float) -> None:
+        super().append(value)
+        if len(self) > self.limit + self._slack:
+            del self[: len(self) - self.limit]
+
+
+class CallStats:
+    """Per-stage timings (ms), frame times and byte counts over the last ``window_s`` seconds;
+    :attr:`all_stages` holds each stage's last ``record_limit`` samples for the summaries."""
+
+    def __init__(
+        self, window_s: float = 2.0, keep: int = 600, record_limit: int = RECORD_LIMIT
+    ) -> None:
         self.window_s = window_s
         self._frames: deque[float] = deque(maxlen=keep)
         self._bytes: dict[str, deque[tuple[float, int]]] = {}
@@ -38,6 +65,7 @@ class CallStats:
         self.totals: dict[str, int] = {}
         self.all_stages: dict[str, list[float]] = {}
         self._keep = keep
+        self._record_limit = record_limit
 
     def frame(self) -> None:
         self._frames.append(time.monotonic())
@@ -53,7 +81,10 @@ class CallStats:
     def stage(self, name: str, ms: float, record: bool = True) -> None:
         self._stages.setdefault(name, deque(maxlen=self._keep)).append((time.monotonic(), ms))
         if record:
-            self.all_stages.setdefault(name, []).append(ms)
+            record_of = self.all_stages.get(name)
+            if record_of is None:
+                record_of = self.all_stages[name] = _Record(self._record_limit)
+            record_of.append(ms)
 
     def _recent(self, values: deque) -> list:
         edge = time.monotonic() - self.window_s
