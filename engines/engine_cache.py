@@ -87,3 +87,34 @@ def check_entry(path: Path, key: EngineKey) -> bool:
                 f"{path}: built for {field}={recorded.get(field)!r}, this run needs {value!r}"
             )
     return True
+
+
+def find_covering(cache: str | Path, key: EngineKey) -> Path | None:
+    """A cached engine that serves ``key``: the exact one, else the smallest one built for a
+    larger batch with everything else equal (its profile covers batch 1..N, so a receiver that
+    opens batch 1 uses the batch-16 engine ``vid2vid-engines build --batch 16`` made).
+
+    Entries whose sidecar is missing or unreadable are passed over here; :func:`check_entry`
+    is the strict check for the exact key.
+    """
+    exact = key.path(cache)
+    if check_entry(exact, key):
+        return exact
+    wanted = {k: v for k, v in asdict(key).items() if k != "max_batch"}
+    best: tuple[int, Path] | None = None
+    for candidate in sorted(exact.parent.glob("*.json")):
+        try:
+            recorded = json.loads(candidate.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        engine = candidate.with_suffix(".engine")
+        batch = recorded.get("max_batch")
+        if (
+            engine.is_file()
+            and isinstance(batch, int)
+            and batch >= key.max_batch
+            and all(recorded.get(k) == v for k, v in wanted.items())
+            and (best is None or batch < best[0])
+        ):
+            best = (batch, engine)
+    return None if best is None else best[1]

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from vid2vid.codec.checkpoint import LoadedModel
-from vid2vid.engines.engine_cache import EngineKey, check_entry, write_entry
+from vid2vid.engines.engine_cache import EngineKey, find_covering, write_entry
 from vid2vid.engines.export import export_graph
 from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import GRAPHS
@@ -84,10 +84,10 @@ def build_engines(
     built: dict[str, Path] = {}
     for graph in graphs:
         key = engine_key(loaded, graph, fp16=fp16, max_batch=max_batch)
-        path = key.path(cache)
-        if not force and check_entry(path, key):
-            log.info("engine cache hit: %s", path)
-            built[graph] = path
+        cached = None if force else find_covering(cache, key)
+        if cached is not None:
+            log.info("engine cache hit: %s", cached)
+            built[graph] = cached
             continue
         onnx_name = ONNX_FOR_GRAPH[graph]
         onnx_path = Path(cache) / "onnx" / loaded.fingerprint / EXPORT_TAG / f"{onnx_name}.onnx"

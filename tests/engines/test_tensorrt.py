@@ -149,3 +149,22 @@ def test_tensorrt_runtime_matches_torch(settled, image, tmp_path):  # pragma: no
     )
     motion = runtime.extract_motion(image)
     torch.testing.assert_close(motion.yaw, reference.extract_motion(image).yaw, atol=1e-2, rtol=0)
+
+
+def test_a_larger_batch_engine_serves_a_smaller_batch(tmp_path):
+    """vid2vid-engines build --batch 16 makes the engine a batch-1 receiver then opens."""
+    from vid2vid.engines.engine_cache import find_covering
+
+    fingerprint, gpu = "cd" * 16, "NVIDIA H100 80GB HBM3"
+    wanted = EngineKey(fingerprint, "decoder", gpu, "10.15.1", True, 1)
+    assert find_covering(tmp_path, wanted) is None
+    fp32 = write_entry(tmp_path, EngineKey(fingerprint, "decoder", gpu, "10.15.1", False, 16), b"x")
+    b32 = write_entry(tmp_path, EngineKey(fingerprint, "decoder", gpu, "10.15.1", True, 32), b"x")
+    b16 = write_entry(tmp_path, EngineKey(fingerprint, "decoder", gpu, "10.15.1", True, 16), b"x")
+    assert find_covering(tmp_path, wanted) == b16  # the smallest covering one, same precision
+    assert fp32 != b16 and b32 != b16
+    assert (
+        find_covering(tmp_path, EngineKey(fingerprint, "decoder", gpu, "10.15.1", True, 64)) is None
+    )
+    exact = write_entry(tmp_path, wanted, b"x")
+    assert find_covering(tmp_path, wanted) == exact
