@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 #: The receiver asks for a keyframe or an intra packet at most this often.
 REQUEST_INTERVAL_S = 0.5
+#: Larger motion packets are dropped unread (counted as "oversized"): real ones are tens of
+#: bytes, and the jitter buffer holds up to its capacity of them per peer.
+MAX_MOTION_BYTES = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +183,9 @@ class ReceiverCore:
                 self._on_chunk(packet)
             elif header.packet_type in (PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED):
                 self.stats.add_bytes("motion", len(packet))
+                if len(packet) > MAX_MOTION_BYTES:
+                    self.stats.count("oversized")
+                    return
                 self.stats.stage("capture_to_arrival", age_ms(header.timestamp_ms))
                 if not self._jitter.push(header.sequence, packet, time.monotonic() * 1000):
                     self.stats.count("late_or_duplicate")

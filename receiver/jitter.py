@@ -27,7 +27,9 @@ class Released:
 
 
 class JitterBuffer:
-    """See the module docstring. ``capacity`` bounds the packets held while waiting."""
+    """See the module docstring. ``capacity`` bounds the packets held while waiting: a push
+    beyond it drops the serially oldest held packet (counted in ``overflowed``), so a peer
+    flooding sequence numbers cannot grow the buffer."""
 
     def __init__(self, hold_ms: float = 30.0, capacity: int = 64, restart_distance: int = 1000):
         if hold_ms < 0 or capacity < 1:
@@ -40,6 +42,7 @@ class JitterBuffer:
         self.late = 0
         self.duplicates = 0
         self.skipped = 0
+        self.overflowed = 0
 
     def reset(self) -> None:
         self._next = None
@@ -62,6 +65,9 @@ class JitterBuffer:
             self.duplicates += 1
             return False
         self._held[sequence] = (packet, now_ms)
+        while len(self._held) > self.capacity:
+            del self._held[self._oldest()]
+            self.overflowed += 1
         return True
 
     def pop_ready(self, now_ms: float) -> list[Released]:

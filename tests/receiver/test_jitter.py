@@ -80,3 +80,23 @@ def test_output_is_always_increasing_and_complete_for_what_arrived_in_time(order
     # Each packet that arrived left the buffer once or was counted late, never both.
     assert len(out) + buffer.late == len(arrived)
     assert out[-1] == max(arrived) if arrived else out == []
+
+
+def test_capacity_is_enforced_before_the_first_release():
+    """With nothing released yet (``_next`` unset) a flood of sequences stays bounded."""
+    buffer = JitterBuffer(hold_ms=30, capacity=8)
+    for sequence in range(0, 2000, 2):  # every one a gap: none can leave
+        assert buffer.push(sequence, b"p", now_ms=0)
+        assert len(buffer._held) <= 8
+    assert buffer.overflowed == 1000 - 8
+    assert [r.sequence for r in buffer.pop_ready(now_ms=100)] == list(range(1984, 2000, 2))
+
+
+def test_capacity_is_enforced_while_waiting_for_a_gap():
+    buffer = JitterBuffer(hold_ms=30, capacity=4)
+    buffer.push(0, b"p", 0)
+    assert [r.sequence for r in buffer.pop_ready(0)] == [0]
+    for sequence in range(2, 12):  # 1 never comes
+        buffer.push(sequence, b"p", 0)
+    assert len(buffer._held) == 4
+    assert buffer.overflowed == 6
