@@ -115,11 +115,21 @@ class ReceiverCore:
         self._rerender = False
         self._rendering = False
         self._loading_keyframe = False
+        self._generation = 0  # bumped by reset_stream: a keyframe load of an older stream is void
         self.reset_stream()
 
     # -- input, on the event loop ----------------------------------------------------------------
     def reset_stream(self) -> None:
-        """Forget the sender's stream state (a new connection); keep the model and the sinks."""
+        """Forget the sender's stream state (a new connection); keep the model and the sinks.
+
+        The old sender's face (features), its refusal and the request timers go too: a new
+        sender's motion must not be drawn on the old face, and a new sender may run the right
+        model, so it is asked for a keyframe again. A keyframe load still running for the old
+        stream is discarded when it finishes (``_generation``)."""
+        self._generation += 1
+        self._features = None
+        self.refused = None
+        self._last_request.clear()
         self._assembler = KeyframeAssembler()
         self._decoder = MotionDecoder(layout_for(self.loaded.config))
         self._jitter = JitterBuffer(self.hold_ms)
@@ -212,6 +222,7 @@ class ReceiverCore:
             self.refused = str(exc)
             self.stats.count("keyframes_refused")
             return
+        self.refused = None  # this sender's model is right now: ask for keyframes again
         self.keyframe_bytes = len(payload)
         self._pending_keyframe = keyframe
         self._keyframe_ms = PacketHeader.parse(packet).timestamp_ms
@@ -268,15 +279,21 @@ class ReceiverCore:
 
     async def _load_keyframe(self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe) -> None:
         start = time.perf_counter()
+        generation = self._generation
         self._loading_keyframe = True
         try:
-            self._features = await loop.run_in_executor(self._worker, self._features_of, keyframe)
+            features = await loop.run_in_executor(self._worker, self._features_of, keyframe)
         except BitstreamError as exc:
             log.warning("dropped a keyframe: %s", exc)
             self.stats.count("malformed")
             return
         finally:
             self._loading_keyframe = False
+        if generation != self._generation:
+            log.info("discarded a keyframe of the previous stream")
+            self.stats.count("keyframes_discarded")
+            return
+        self._features = features
         self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
         self.stats.count("keyframes")
         if self._last is None:  # nothing shown yet: show the keyframe's own pose at once

@@ -30,3 +30,80 @@ def test_an_oversized_motion_packet_is_dropped_and_counted(tiny):
     core.on_message("motion", header + bytes(10))
     assert core.stats.totals.get("oversized") == 1
     assert core._jitter.deadline_ms() is not None
+
+
+def _chunks(loaded, keyframe_id: int, fingerprint: bytes | None = None) -> list[bytes]:
+    import dataclasses
+
+    import numpy as np
+
+    from vid2vid.codec.bitstream.chunks import split_keyframe
+    from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
+    from vid2vid.codec.encode import make_keyframe
+
+    crop = np.random.default_rng(keyframe_id).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    keyframe = make_keyframe(loaded, crop)
+    if fingerprint is not None:
+        keyframe = dataclasses.replace(keyframe, fingerprint=fingerprint)
+    payload = encode_keyframe_payload(keyframe)
+    return split_keyframe(payload, 0, 100 * keyframe_id, 0, keyframe_id=keyframe_id)
+
+
+def _motion(sequence: int) -> bytes:
+    return bytes(PacketHeader(PacketType.MOTION_PREDICTED, 0, sequence, 0)) + bytes(10)
+
+
+def test_a_refused_keyframe_does_not_outlive_its_stream(tiny):
+    sent: list[str] = []
+    core = _core(tiny, sent)
+    wrong = bytes(b ^ 0xFF for b in bytes.fromhex(tiny.fingerprint))
+    for chunk in _chunks(tiny, 1, fingerprint=wrong):
+        core.on_message("control", chunk)
+    assert core.refused is not None
+    core.on_message("motion", _motion(1))
+    assert not any("keyframe-request" in m for m in sent)  # the same sender: no use asking
+    core.reset_stream()  # a new sender, maybe with the right model
+    assert core.refused is None
+    core.on_message("motion", _motion(1))
+    assert sum("keyframe-request" in m for m in sent) == 1
+    # and a keyframe accepted from a sender clears an earlier refusal
+    for chunk in _chunks(tiny, 2, fingerprint=wrong):
+        core.on_message("control", chunk)
+    assert core.refused is not None
+    for chunk in _chunks(tiny, 3):
+        core.on_message("control", chunk)
+    assert core.refused is None
+
+
+def test_reset_forgets_the_old_face_and_voids_its_pending_load(tiny):
+    import asyncio
+
+    async def run():
+        core = _core(tiny)
+        render = asyncio.create_task(core.run())
+        try:
+            for chunk in _chunks(tiny, 1):
+                core.on_message("control", chunk)
+            for _ in range(200):
+                if core._features is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert core._features is not None
+            core.reset_stream()
+            assert core._features is None and not core.has_keyframe
+            # a keyframe whose load is under way when the stream is reset is discarded
+            for chunk in _chunks(tiny, 2):
+                core.on_message("control", chunk)
+            while not core._loading_keyframe:
+                await asyncio.sleep(0)
+            core.reset_stream()
+            while core._loading_keyframe:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            assert core._features is None
+            assert core.stats.totals.get("keyframes_discarded") == 1
+        finally:
+            render.cancel()
+            await asyncio.gather(render, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(run(), 10))
