@@ -4,6 +4,11 @@ The file keeps the sender's timeline: a frame's place in the file follows its ca
 timestamp at the stream's frame rate, and frames that never came (lost packets, frames the
 renderer skipped to keep up) are filled with the last frame, so a lost packet holds the last
 pose and a minute of call is a minute of video.
+
+The timeline advances by each frame's signed 24-bit distance from the previous frame (a
+frame from before the previous one steps 0: it is a re-render of a written slot), not by the
+distance from the first frame, which the 24-bit wire timestamp cannot tell past 2^23 ms
+(about 2 h 20 min) of call.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ class FileSink:
         self._fps_source = fps
         self.fps = 25.0
         self._writer: VideoWriter | None = None
-        self._first_ms: int | None = None
+        self._previous_ms: int | None = None  # the newest frame's wire timestamp
+        self._timeline_ms = 0  # where that frame lies on the file's timeline
         self._written = 0
         self._last = None
         self.frames = 0
@@ -46,15 +52,19 @@ class FileSink:
             self.fps = fps or 25.0
             height, width = frame.image.shape[:2]
             self._writer = VideoWriter(self.path, self.fps, (width, height))
-            self._first_ms = frame.timestamp_ms
-        assert self._first_ms is not None
-        index = round(timestamp_distance(frame.timestamp_ms, self._first_ms) * self.fps / 1000)
+            self._previous_ms = frame.timestamp_ms
+        assert self._previous_ms is not None
+        step = timestamp_distance(frame.timestamp_ms, self._previous_ms)
+        if step > 0:  # an older frame (step < 0) does not move the timeline back
+            self._timeline_ms += step
+            self._previous_ms = frame.timestamp_ms
+        index = round(self._timeline_ms * self.fps / 1000)
         if index < self._written:  # a re-render (view change) of a slot already written
             self._last = frame.image
             return
         gap = index - self._written
         if gap > MAX_FILL_S * self.fps:  # the sender paused: restart the timeline here
-            self._first_ms = frame.timestamp_ms - round(self._written * 1000 / self.fps)
+            self._timeline_ms = round(self._written * 1000 / self.fps)
             gap = 0
         for _ in range(gap if self._last is not None else 0):
             self._writer.write(self._last)

@@ -28,3 +28,31 @@ def test_gaps_are_filled_with_the_last_frame_and_rerenders_skipped(tmp_path):
         means = [round(float(f.image.mean())) for f in reader]
     assert len(means) == 5 and sink.frames == 5
     assert means[0] < 30 and all(40 < m < 90 for m in means[1:4]) and means[4] > 150
+
+
+def test_the_timeline_goes_on_past_two_to_the_23_ms_from_the_first_frame(tmp_path):
+    """The 24-bit timestamp's signed distance to the first frame turns negative after 2^23 ms
+    (2 h 20 min); the sink steps from frame to frame, so nothing is dropped then."""
+    fps, step_ms = 0.125, 8000  # one slot per frame: 2^23 ms in ~1050 small frames
+    sink = FileSink(tmp_path / "long.mp4", fps=fps)
+    start = (1 << 24) - 5 * step_ms  # across the wire wrap too
+    count = (1 << 23) // step_ms + 20
+    for i in range(count):
+        sink.write(_frame(i % 200, (start + i * step_ms) % (1 << 24)))
+    assert sink.frames == count
+    sink.write(_frame(0, (start + (count - 3) * step_ms) % (1 << 24)))  # an older one: ignored
+    assert sink.frames == count
+    sink.write(_frame(0, (start + count * step_ms) % (1 << 24)))  # and the timeline goes on
+    assert sink.frames == count + 1
+    sink.close()
+
+
+def test_a_long_pause_restarts_the_timeline_instead_of_filling(tmp_path):
+    sink = FileSink(tmp_path / "pause.mp4", fps=25.0)
+    sink.write(_frame(10, 0))
+    sink.write(_frame(10, 40))
+    sink.write(_frame(10, 3_600_000))  # an hour later: not 90000 filled frames
+    assert sink.frames == 3
+    sink.write(_frame(10, 3_600_080))  # one slot filled, then this one
+    assert sink.frames == 5
+    sink.close()
