@@ -7,11 +7,12 @@ sender and receiver apps with real aiortc peer connections, the tiny model.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
-from vid2vid.call.rtc import IceConfig
+from vid2vid.call.rtc import IceConfig, accept_answer, make_offer
 from vid2vid.codec.checkpoint import load_weights
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.receiver.app import ReceiverApp
@@ -55,6 +56,24 @@ async def _until(condition, timeout: float, what: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _view(viewer, pc, target: str):
+    """Offer to ``target`` as a browser viewer does (receive-only video plus a "control"
+    channel); returns the channel, the JSON messages it brings and the tracks received."""
+    pc.addTransceiver("video", direction="recvonly")
+    channel = pc.createDataChannel("control")
+    messages: list = []
+    channel.on("message", lambda m: messages.append(json.loads(m)))
+    tracks: list = []
+    pc.on("track", tracks.append)
+    await viewer.send(target, await make_offer(pc))
+    while True:
+        message = await asyncio.wait_for(viewer.receive(), 20)
+        if message.type == "signal" and message.data.get("sdp_type") == "answer":
+            break
+    await accept_answer(pc, message.data)
+    return channel, messages, tracks
 
 
 def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
@@ -105,12 +124,10 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
     pytest.importorskip("vid2vid.signaling.server")
     if not CLIP.is_file():
         pytest.skip(f"shared data absent: {CLIP}")
-    import json
-
     import numpy as np
 
     from vid2vid.call.media import LatestFrameTrack
-    from vid2vid.call.rtc import accept_answer, make_offer, new_peer_connection
+    from vid2vid.call.rtc import new_peer_connection
     from vid2vid.codec.keypoints import FreeView
     from vid2vid.signaling.client import SignalingClient
 
@@ -148,18 +165,7 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
             await _until(lambda: sink.frames >= 2, 40, "the call")
             welcome = await viewer.connect()
             target = next(p.peer_id for p in welcome.peers if p.role == "receiver")
-            pc.addTransceiver("video", direction="recvonly")
-            channel = pc.createDataChannel("control")
-            stats = []
-            channel.on("message", lambda m: stats.append(json.loads(m)))
-            tracks = []
-            pc.on("track", tracks.append)
-            await viewer.send(target, await make_offer(pc))
-            while True:
-                message = await asyncio.wait_for(viewer.receive(), 20)
-                if message.type == "signal" and message.data.get("sdp_type") == "answer":
-                    break
-            await accept_answer(pc, message.data)
+            channel, stats, tracks = await _view(viewer, pc, target)
             await _until(lambda: tracks and channel.readyState == "open", 20, "the track")
             frames = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(3)]
             channel.send(json.dumps({"type": "view", "yaw": 30, "pitch": 0, "roll": 0}))
@@ -167,18 +173,7 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
             await _until(lambda: stats, 5, "stats")
             # The sender answers a viewer with its camera preview and its own stats.
             source = next(p.peer_id for p in welcome.peers if p.role == "sender")
-            preview_pc.addTransceiver("video", direction="recvonly")
-            sender_channel = preview_pc.createDataChannel("control")
-            sender_stats = []
-            sender_channel.on("message", lambda m: sender_stats.append(json.loads(m)))
-            previews = []
-            preview_pc.on("track", previews.append)
-            await viewer.send(source, await make_offer(preview_pc))
-            while True:
-                message = await asyncio.wait_for(viewer.receive(), 20)
-                if message.type == "signal" and message.data.get("sdp_type") == "answer":
-                    break
-            await accept_answer(preview_pc, message.data)
+            _, sender_stats, previews = await _view(viewer, preview_pc, source)
             await _until(lambda: previews, 20, "the preview track")
             preview = await asyncio.wait_for(previews[0].recv(), 10)
             await _until(lambda: sender_stats, 5, "sender stats")
