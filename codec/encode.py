@@ -235,6 +235,35 @@ def encode(loaded: LoadedModel, options: EncodeOptions) -> StreamStats:
     return stats
 
 
+def add_coding_arguments(
+    parser: argparse.ArgumentParser, *, quality_to: argparse._ActionsContainer | None = None
+) -> None:
+    """``--quality``, ``--keyframe`` and ``--intra-period``, spelled the same by every command
+    that codes a stream (``vid2vid-encode`` offline, ``vid2vid-send`` live).
+
+    ``quality_to`` takes ``--quality`` instead of ``parser`` (encode puts it in a mutually
+    exclusive group with ``--kbps``).
+    """
+    (quality_to or parser).add_argument(
+        "--quality",
+        type=int,
+        default=DEFAULT_QUALITY,
+        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
+    )
+    parser.add_argument(
+        "--keyframe",
+        choices=sorted(KEYFRAME_KINDS),
+        default="jpeg",
+        help="keyframe form: a coded image, or the appearance volume (default: jpeg)",
+    )
+    parser.add_argument(
+        "--intra-period",
+        type=float,
+        default=1.0,
+        help="seconds between intra motion packets (default: 1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vid2vid-encode",
@@ -244,12 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("clip", type=Path, help="input video")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .v2v file")
     rate = parser.add_mutually_exclusive_group()
-    rate.add_argument(
-        "--quality",
-        type=int,
-        default=DEFAULT_QUALITY,
-        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
-    )
+    add_coding_arguments(parser, quality_to=rate)
     rate.add_argument(
         "--kbps",
         type=float,
@@ -257,19 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="target all-in rate (motion + headers + keyframe over 60 s); picks --quality",
     )
     parser.add_argument(
-        "--keyframe",
-        choices=sorted(KEYFRAME_KINDS),
-        default="jpeg",
-        help="keyframe form: a coded image, or the appearance volume (default: jpeg)",
-    )
-    parser.add_argument(
         "--image-quality", type=int, default=90, help="JPEG/WebP quality 1..100 (default: 90)"
-    )
-    parser.add_argument(
-        "--intra-period",
-        type=float,
-        default=1.0,
-        help="seconds between intra motion packets (default: 1)",
     )
     add_model_arguments(parser)
     parser.add_argument("--frames", type=int, default=None, help="encode only the first N frames")

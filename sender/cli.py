@@ -15,8 +15,7 @@ from vid2vid.call.cli import (
     setup_logging,
 )
 from vid2vid.call.rtc import run
-from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
-from vid2vid.codec.encode import KEYFRAME_KINDS
+from vid2vid.codec.encode import add_coding_arguments
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import Vid2VidError
 from vid2vid.sender.app import SenderApp, SignalingOptions
@@ -39,21 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--loop", action="store_true", help="play --video again and again")
     add_common_arguments(parser)
-    parser.add_argument(
-        "--quality",
-        type=int,
-        default=DEFAULT_QUALITY,
-        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
-    )
-    parser.add_argument(
-        "--keyframe",
-        choices=sorted(KEYFRAME_KINDS),
-        default="jpeg",
-        help="keyframe form (default: jpeg)",
-    )
-    parser.add_argument(
-        "--intra-period", type=float, default=1.0, help="seconds between intra packets (default: 1)"
-    )
+    add_coding_arguments(parser)
     parser.add_argument(
         "--preview",
         action="store_true",
