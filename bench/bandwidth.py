@@ -51,7 +51,8 @@ from vid2vid.bench.metrics import (
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 

@@ -51,7 +51,8 @@ from vid2vid.codec.bitstream.keyframe import (
 )
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionDecoder, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import Group, MotionLayout, MotionParams
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.decode import keyframe_features
 from vid2vid.codec.encode import EncodeOptions, build_keyframe

@@ -8,7 +8,6 @@ are read by the converters with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -21,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from vid2vid.codec.config import PRESETS, ModelConfig, config_from_dict, preset
+from vid2vid.codec.config import ModelConfig, config_from_dict, preset
 from vid2vid.codec.model import TalkingHeadModel, build_model, seeded_model
 from vid2vid.errors import CheckpointError, ConfigError, ModelMismatchError
 
@@ -181,25 +180,3 @@ def load_weights(
     loaded = untrained_model(config_name, device=device)
     log.warning("running with UNTRAINED weights (%s): output is not a face", loaded.source)
     return loaded
-
-
-def add_model_arguments(
-    parser: argparse.ArgumentParser, *, default_config: str = "paper-256"
-) -> None:
-    """``--weights`` and ``--config``, spelled the same in every command that runs the model.
-
-    The pair feeds :func:`load_weights`: a checkpoint folder when given, else the untrained
-    preset named by ``--config``.
-    """
-    parser.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
-    )
-    parser.add_argument(
-        "--config",
-        choices=sorted(PRESETS),
-        default=default_config,
-        help=f"model preset used when --weights is not given (default: {default_config})",
-    )

@@ -24,6 +24,7 @@ from vid2vid.codec.bitstream.keyframe import Keyframe, check_fingerprint, decode
 from vid2vid.codec.bitstream.motion import MotionDecoder
 from vid2vid.codec.bitstream.volume import unpack_volume
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_view_arguments
 from vid2vid.codec.config import PRESETS, config_from_dict, preset, volume_shape
 from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
 from vid2vid.codec.keyframe_image import decode_key_image
@@ -196,13 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="vid2vid checkpoint folder (default: none — the untrained preset the stream names)",
     )
-    for angle in ("yaw", "pitch", "roll"):
-        parser.add_argument(
-            f"--{angle}",
-            type=float,
-            default=0.0,
-            help=f"free view: extra {angle} in degrees (default: 0)",
-        )
+    add_view_arguments(parser)
     parser.add_argument("--frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     return parser

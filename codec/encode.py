@@ -30,7 +30,8 @@ from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import MotionLayout, MotionParams
 from vid2vid.codec.bitstream.rate import quality_for_kbps
 from vid2vid.codec.bitstream.volume import pack_volume
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_coding_arguments, add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
@@ -233,35 +234,6 @@ def encode(loaded: LoadedModel, options: EncodeOptions) -> StreamStats:
             writer.write(packet)
             stats.add(packet)
     return stats
-
-
-def add_coding_arguments(
-    parser: argparse.ArgumentParser, *, quality_to: argparse._ActionsContainer | None = None
-) -> None:
-    """``--quality``, ``--keyframe`` and ``--intra-period``, spelled the same by every command
-    that codes a stream (``vid2vid-encode`` offline, ``vid2vid-send`` live).
-
-    ``quality_to`` takes ``--quality`` instead of ``parser`` (encode puts it in a mutually
-    exclusive group with ``--kbps``).
-    """
-    (quality_to or parser).add_argument(
-        "--quality",
-        type=int,
-        default=DEFAULT_QUALITY,
-        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
-    )
-    parser.add_argument(
-        "--keyframe",
-        choices=sorted(KEYFRAME_KINDS),
-        default="jpeg",
-        help="keyframe form: a coded image, or the appearance volume (default: jpeg)",
-    )
-    parser.add_argument(
-        "--intra-period",
-        type=float,
-        default=1.0,
-        help="seconds between intra motion packets (default: 1)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

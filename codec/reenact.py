@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_model_arguments, add_view_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.face import crop_portrait
 from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
@@ -144,15 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--driving", type=Path, required=True, help="driving video")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .mp4")
     add_model_arguments(parser)
-    parser.add_argument(
-        "--yaw", type=float, default=0.0, help="free view: extra yaw in degrees (default: 0)"
-    )
-    parser.add_argument(
-        "--pitch", type=float, default=0.0, help="free view: extra pitch in degrees (default: 0)"
-    )
-    parser.add_argument(
-        "--roll", type=float, default=0.0, help="free view: extra roll in degrees (default: 0)"
-    )
+    add_view_arguments(parser)
     parser.add_argument(
         "--frames", type=int, default=None, help="stop after N driving frames (default: all)"
     )

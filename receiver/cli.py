@@ -18,6 +18,7 @@ from vid2vid.call.control import MAX_VIEW_DEGREES, View
 from vid2vid.call.media import LatestFrameTrack
 from vid2vid.call.rtc import run
 from vid2vid.call.stats import percentiles
+from vid2vid.codec.cli_args import add_view_arguments
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.receiver.app import ReceiverApp, SignalingOptions
@@ -48,13 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit when the sender's stream ends (a file without --loop)",
     )
     add_common_arguments(parser)
-    for angle in ("yaw", "pitch", "roll"):
-        parser.add_argument(
-            f"--{angle}",
-            type=float,
-            default=0.0,
-            help=f"free view: extra {angle} in degrees (default: 0)",
-        )
+    add_view_arguments(parser)
     parser.add_argument(
         "--jitter-ms",
         type=float,

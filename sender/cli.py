@@ -15,7 +15,7 @@ from vid2vid.call.cli import (
     setup_logging,
 )
 from vid2vid.call.rtc import run
-from vid2vid.codec.encode import add_coding_arguments
+from vid2vid.codec.cli_args import add_coding_arguments
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import Vid2VidError
 from vid2vid.sender.app import SenderApp, SignalingOptions

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from vid2vid.bench import metrics
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.keypoints import relative_motion
 from vid2vid.errors import Vid2VidError
 from vid2vid.training.dataset import PairDataset, PairRef

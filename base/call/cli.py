@@ -9,7 +9,8 @@ import signal
 import sys
 
 from vid2vid.call.rtc import IceConfig
-from vid2vid.codec.checkpoint import LoadedModel, add_model_arguments, load_weights
+from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.cli_args import add_model_arguments
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,79 @@
+"""Command-line flags that several commands share, spelled once.
+
+The model (``--weights``/``--config``), the coding of a stream (``--quality``, ``--keyframe``,
+``--intra-period``) and the free view (``--yaw``/``--pitch``/``--roll``) mean the same in the
+offline tools, the live call, the benchmarks and training; one definition keeps their names,
+defaults and help from drifting apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
+from vid2vid.codec.config import PRESETS
+
+
+def add_model_arguments(
+    parser: argparse.ArgumentParser, *, default_config: str = "paper-256"
+) -> None:
+    """``--weights`` and ``--config``, spelled the same in every command that runs the model.
+
+    The pair feeds :func:`vid2vid.codec.checkpoint.load_weights`: a checkpoint folder when given, else the untrained
+    preset named by ``--config``.
+    """
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
+    )
+    parser.add_argument(
+        "--config",
+        choices=sorted(PRESETS),
+        default=default_config,
+        help=f"model preset used when --weights is not given (default: {default_config})",
+    )
+
+
+def add_coding_arguments(
+    parser: argparse.ArgumentParser, *, quality_to: argparse._ActionsContainer | None = None
+) -> None:
+    """``--quality``, ``--keyframe`` and ``--intra-period``, spelled the same by every command
+    that codes a stream (``vid2vid-encode`` offline, ``vid2vid-send`` live).
+
+    ``quality_to`` takes ``--quality`` instead of ``parser`` (encode puts it in a mutually
+    exclusive group with ``--kbps``).
+    """
+    from vid2vid.codec.encode import KEYFRAME_KINDS  # encode itself uses this module
+
+    (quality_to or parser).add_argument(
+        "--quality",
+        type=int,
+        default=DEFAULT_QUALITY,
+        help=f"motion quantizer, 1 (coarse) .. 100 (fine) (default: {DEFAULT_QUALITY})",
+    )
+    parser.add_argument(
+        "--keyframe",
+        choices=sorted(KEYFRAME_KINDS),
+        default="jpeg",
+        help="keyframe form: a coded image, or the appearance volume (default: jpeg)",
+    )
+    parser.add_argument(
+        "--intra-period",
+        type=float,
+        default=1.0,
+        help="seconds between intra motion packets (default: 1)",
+    )
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--yaw``, ``--pitch``, ``--roll``: the free view, extra head rotation in degrees."""
+    for angle in ("yaw", "pitch", "roll"):
+        parser.add_argument(
+            f"--{angle}",
+            type=float,
+            default=0.0,
+            help=f"free view: extra {angle} in degrees (default: 0)",
+        )
