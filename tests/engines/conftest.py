@@ -53,7 +53,6 @@ def portrait_paths(count: int = 1) -> list:
 def exported(tmp_path_factory):
     """``vid2vid-engines export --config tiny``: all four ONNX files, verified in ORT on random
     inputs and a real portrait (when ../shared/data has one). Returns (folder, graphs, real)."""
-    pytest.importorskip("onnxruntime")
     import json
 
     from vid2vid.engines.cli import main

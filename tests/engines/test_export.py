@@ -7,14 +7,12 @@ import json
 import pytest
 import torch
 
-pytest.importorskip("onnxruntime")
-
-from vid2vid.codec.checkpoint import untrained_model  # noqa: E402
-from vid2vid.codec.config import preset  # noqa: E402
-from vid2vid.codec.facevid2vid.arch import FaceVid2VidArch  # noqa: E402
-from vid2vid.codec.model import seeded_model  # noqa: E402
-from vid2vid.engines import open_runtime  # noqa: E402
-from vid2vid.engines.export import (  # noqa: E402
+from vid2vid.codec.checkpoint import untrained_model
+from vid2vid.codec.config import preset
+from vid2vid.codec.facevid2vid.arch import FaceVid2VidArch
+from vid2vid.codec.model import seeded_model
+from vid2vid.engines import open_runtime
+from vid2vid.engines.export import (
     TOLERANCE,
     cpu_session,
     export_graph,
@@ -22,13 +20,13 @@ from vid2vid.engines.export import (  # noqa: E402
     parity,
 )
 from vid2vid.engines.graph_version import EXPORT_TAG
-from vid2vid.engines.graphs import (  # noqa: E402
+from vid2vid.engines.graphs import (
     DECODER_INPUTS,
     example_inputs,
     graph_module,
 )
-from vid2vid.engines.onnx_runtime import OnnxRuntime  # noqa: E402
-from vid2vid.errors import ConfigError, ModelMismatchError  # noqa: E402
+from vid2vid.engines.onnx_runtime import OnnxRuntime
+from vid2vid.errors import ConfigError, ModelMismatchError
 
 
 def test_every_export_matches_pytorch_within_tolerance(exported):

@@ -116,7 +116,6 @@ def test_planar_torch_decoder_equals_the_5d_one(settled):
 
 
 def test_liveportrait_planar_decoder_exports_for_tensorrt(tmp_path):
-    pytest.importorskip("onnxruntime")
     from vid2vid.engines.export import export_graph, verify_graph
 
     model = _lp_tiny()

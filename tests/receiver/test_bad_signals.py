@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from vid2vid.call.rtc import IceConfig, accept_answer, create_call_channels, make_offer
 from vid2vid.call.rtc import new_peer_connection as new_pc
 
@@ -30,7 +28,6 @@ async def _start_server():
 
 
 def test_bad_offer_and_bad_candidate_drop_the_peer_not_the_receiver():
-    pytest.importorskip("aiortc")
     from vid2vid.codec.checkpoint import load_weights
     from vid2vid.engines.runtime import open_runtime
     from vid2vid.receiver.app import ReceiverApp, SignalingOptions
@@ -100,7 +97,6 @@ def test_bad_offer_and_bad_candidate_drop_the_peer_not_the_receiver():
 
 def test_duplicate_answer_is_not_fatal_to_stay_in_room():
     """InvalidStateError from aiortc (a second answer) reaches stay_in_room: logged, peer dropped."""
-    pytest.importorskip("aiortc")
     from vid2vid.call.peers import SignalingOptions, stay_in_room
     from vid2vid.call.rtc import accept_offer
     from vid2vid.signaling.client import SignalingClient

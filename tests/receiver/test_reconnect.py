@@ -77,7 +77,6 @@ async def _view(viewer, pc, target: str):
 
 
 def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
-    pytest.importorskip("vid2vid.signaling.server")
     if not CLIP.is_file():
         pytest.skip(f"shared data absent: {CLIP}")
     loaded = load_weights(None, "tiny")
@@ -121,7 +120,6 @@ def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
 
 def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
     """What the browser page does (`vid2vid-recv --serve`), done by an aiortc viewer."""
-    pytest.importorskip("vid2vid.signaling.server")
     if not CLIP.is_file():
         pytest.skip(f"shared data absent: {CLIP}")
     import numpy as np

@@ -31,7 +31,6 @@ from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import ConfigError
 from vid2vid.receiver.core import ReceiverCore
 
-pytest.importorskip("aiortc")
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
 
 
