@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from vid2vid.codec.facevid2vid.arch import FaceVid2VidArch
+from vid2vid.codec.lite.arch import LiteArch
 from vid2vid.codec.liveportrait.arch import LivePortraitArch
 from vid2vid.errors import ConfigError
 
-Family = Literal["face-vid2vid", "liveportrait"]
-Arch = FaceVid2VidArch | LivePortraitArch
+Family = Literal["face-vid2vid", "liveportrait", "lite"]
+Arch = FaceVid2VidArch | LivePortraitArch | LiteArch
 _ARCH_OF_FAMILY: dict[str, type[Any]] = {
     "face-vid2vid": FaceVid2VidArch,
     "liveportrait": LivePortraitArch,
+    "lite": LiteArch,
 }
 
 
@@ -149,6 +151,10 @@ def _small_256() -> ModelConfig:
     )
 
 
+def _lite_256() -> ModelConfig:
+    return ModelConfig(name="lite-256", family="lite", num_kp=20, arch=LiteArch())
+
+
 def _tiny() -> ModelConfig:
     return ModelConfig(
         name="tiny",
@@ -166,6 +172,7 @@ PRESETS: dict[str, Callable[[], ModelConfig]] = {
     "face-vid2vid": _face_vid2vid,
     "liveportrait": _liveportrait,
     "small-256": _small_256,
+    "lite-256": _lite_256,
     "tiny": _tiny,
 }
 
@@ -183,6 +190,8 @@ def preset(name: str) -> ModelConfig:
 def volume_shape(config: ModelConfig) -> tuple[int, int, int, int]:
     """C x D x H x W of F's appearance volume for one image: what a volume keyframe must hold."""
     arch = config.arch
+    if isinstance(arch, LiteArch):
+        return (3, 1, config.output_size, config.output_size)
     if isinstance(arch, FaceVid2VidArch):
         side = config.input_size // arch.appearance_stride
     else:

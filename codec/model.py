@@ -125,6 +125,10 @@ class TalkingHeadModel(nn.Module, ABC):
 
 def build_model(config: ModelConfig) -> TalkingHeadModel:
     """Instantiate the family's model with freshly initialized (untrained) weights."""
+    if config.family == "lite":
+        from vid2vid.codec.lite.model import LiteModel
+
+        return LiteModel(config)
     if config.family == "liveportrait":
         from vid2vid.codec.liveportrait.model import LivePortraitModel
 

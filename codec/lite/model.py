@@ -1,0 +1,158 @@
+"""The lite family: dlib motion at the sender, a learned 2D warp of the keyframe at the receiver.
+
+It fills :class:`~vid2vid.codec.model.TalkingHeadModel`'s four stages so the bitstream, the
+stream layer and the engines treat it like the paper's family:
+
+* F returns the keyframe image itself as a 3 x 1 x S x S "volume" (a volume keyframe is then
+  just the quantized image);
+* L returns the generic face's K keypoints (:mod:`~vid2vid.codec.lite.template`), the same for
+  every image: what makes a face this person's travels in δ;
+* H + Δ read dlib's landmarks and fit the pose (:mod:`~vid2vid.codec.lite.landmarks`): this
+  stage has no weights and is not a graph, so the ONNX and TensorRT engines run it as Python;
+* M + G warp the keyframe at the output size with a flow computed at 64² and blend in an
+  inpainting painted at 128² (:mod:`~vid2vid.codec.lite.networks`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vid2vid.codec.config import ModelConfig
+from vid2vid.codec.keypoints import Keypoints, Motion, angles_from_rotation
+from vid2vid.codec.lite.arch import LiteArch
+from vid2vid.codec.lite.landmarks import LandmarkReader, fit_motion, normalize
+from vid2vid.codec.lite.networks import DenseMotion, Inpainter
+from vid2vid.codec.lite.template import KEYPOINTS, TEMPLATE_68
+from vid2vid.codec.model import TalkingHeadModel
+
+
+def motion_from_landmarks(
+    points: np.ndarray, side: int, device: torch.device | str = "cpu"
+) -> Motion:
+    """B x 68 x 2 landmarks in pixels of ``side`` px crops -> a batched :class:`Motion`."""
+    fits = [fit_motion(normalize(p, side)) for p in points]
+    rotation = torch.tensor(np.stack([f.rotation for f in fits]), dtype=torch.float32)
+    yaw, pitch, roll = angles_from_rotation(rotation, "xyz")
+    return Motion(
+        yaw=yaw.to(device),
+        pitch=pitch.to(device),
+        roll=roll.to(device),
+        translation=torch.tensor(
+            np.stack([f.translation for f in fits]), dtype=torch.float32, device=device
+        ),
+        deformation=torch.tensor(
+            np.stack([f.deformation for f in fits]), dtype=torch.float32, device=device
+        ),
+        scale=torch.tensor([f.scale for f in fits], dtype=torch.float32, device=device),
+    )
+
+
+def to_grey(image: Tensor) -> np.ndarray:
+    """B x 3 x H x W RGB in [0, 1] -> B x H x W uint8 luma (ITU-R 601, as dlib and OpenCV)."""
+    weights = image.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]
+    grey = (image.detach().float() * weights).sum(1).clamp(0, 1) * 255.0
+    return grey.round().to(torch.uint8).cpu().numpy()
+
+
+class LiteModel(TalkingHeadModel):
+    """K dlib keypoints on a generic face; a 2D warp of the keyframe with inpainting."""
+
+    convention = "xyz"
+    uses_translation_z = False
+    #: H + Δ is dlib and a pose fit, not a network: engines run it in Python.
+    motion_is_graph = False
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        arch = config.arch
+        assert isinstance(arch, LiteArch)
+        self.arch = arch
+        canonical = torch.from_numpy(TEMPLATE_68[list(KEYPOINTS)].copy())
+        self.register_buffer("canonical", canonical, persistent=False)
+        self.motion = DenseMotion(
+            config.num_kp, arch.motion_channels, arch.motion_size, arch.heatmap_sigma
+        )
+        self.inpainter = Inpainter(arch.generator_channels)
+        self._reader: LandmarkReader | None = None
+
+    def extract_appearance(self, image: Tensor) -> Tensor:
+        side = self.config.output_size
+        if image.shape[-1] != side:
+            image = F.interpolate(
+                image, size=(side, side), mode="bilinear", antialias=True, align_corners=False
+            )
+        return image[:, :, None]  # B x 3 x 1 x S x S
+
+    def extract_canonical(self, image: Tensor) -> Tensor:
+        return self.canonical.to(image.dtype)[None].expand(image.shape[0], -1, -1)
+
+    def extract_motion(self, image: Tensor) -> Motion:
+        if self._reader is None:
+            self._reader = LandmarkReader()
+        grey = to_grey(image)
+        points = np.stack([self._reader(g) for g in grey])
+        return motion_from_landmarks(points, image.shape[-1], image.device)
+
+    def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
+        return self.render(volume[:, :, 0], source, driving)[0]
+
+    def render(
+        self, keyframe: Tensor, source: Keypoints, driving: Keypoints
+    ) -> tuple[Tensor, Tensor]:
+        """The output frame and the keyframe warped at ``motion_size`` (for the training loss)."""
+        arch = self.arch
+        m, g = arch.motion_size, arch.generator_size
+        size = keyframe.shape[-2:]
+        src_kp, drv_kp = source.points[..., :2], driving.points[..., :2]
+        spread = (src_kp - src_kp.mean(1, keepdim=True)).square().sum((1, 2))
+        spread_d = (drv_kp - drv_kp.mean(1, keepdim=True)).square().sum((1, 2))
+        ratio = torch.sqrt(spread / spread_d.clamp_min(1e-6))
+        affine = _local_affine(source.rotation, driving.rotation, ratio)
+        small = F.interpolate(
+            keyframe, size=(m, m), mode="bilinear", antialias=True, align_corners=False
+        )
+        flow, occlusion = self.motion(small, src_kp, drv_kp, affine)  # B x m x m x 2, B x 1 x m x m
+        warped_small = F.grid_sample(
+            small, flow, mode="bilinear", padding_mode="border", align_corners=False
+        )
+        flow_chw = flow.permute(0, 3, 1, 2)
+        mid = F.interpolate(
+            keyframe, size=(g, g), mode="bilinear", antialias=True, align_corners=False
+        )
+        flow_g = F.interpolate(flow_chw, size=(g, g), mode="bilinear", align_corners=False)
+        warped_g = F.grid_sample(
+            mid,
+            flow_g.permute(0, 2, 3, 1),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        occlusion_g = torch.sigmoid(
+            F.interpolate(occlusion, size=(g, g), mode="bilinear", align_corners=False)
+        )
+        from vid2vid.codec.lite.networks import base_grid
+
+        displacement = flow_g - base_grid(g, flow_g).permute(2, 0, 1)[None]
+        paint, blend = self.inpainter(warped_g * occlusion_g, occlusion_g, displacement)
+        flow_full = F.interpolate(flow_chw, size=size, mode="bilinear", align_corners=False)
+        warped = F.grid_sample(
+            keyframe,
+            flow_full.permute(0, 2, 3, 1),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        blend_full = torch.sigmoid(
+            F.interpolate(blend, size=size, mode="bilinear", align_corners=False)
+        )
+        paint_full = F.interpolate(paint, size=size, mode="bilinear", align_corners=False)
+        return blend_full * warped + (1 - blend_full) * paint_full, warped_small
+
+
+def _local_affine(source_rotation: Tensor, driving_rotation: Tensor, ratio: Tensor) -> Tensor:
+    from vid2vid.codec.lite.networks import local_affines
+
+    return local_affines(source_rotation, driving_rotation, ratio)
