@@ -50,6 +50,9 @@ class TalkingHeadModel(nn.Module, ABC):
     convention: RotationConvention = "xyz"
     #: LivePortrait ignores the z of the translation; the paper's family uses it.
     uses_translation_z: bool = True
+    #: False where H + Δ (and so the keyframe side) is not a network (the lite family reads
+    #: dlib landmarks): the engines then run those stages in Python and export only the decoder.
+    motion_is_graph: bool = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -136,6 +139,24 @@ def build_model(config: ModelConfig) -> TalkingHeadModel:
     from vid2vid.codec.facevid2vid.model import FaceVid2VidModel
 
     return FaceVid2VidModel(config)
+
+
+def python_stages(config: ModelConfig) -> TalkingHeadModel | None:
+    """A weightless model for the stages that are not networks, or None when all of them are.
+
+    The lite family's motion extractor (dlib + a pose fit) and keyframe side (the image itself,
+    a fixed template) use no weights, so the ONNX Runtime and TensorRT engines call them here.
+    """
+    model_class = type(build_model_meta(config))
+    if model_class.motion_is_graph:
+        return None
+    return build_model(config).eval()
+
+
+def build_model_meta(config: ModelConfig) -> TalkingHeadModel:
+    """The family's model on the meta device: its class and attributes, no memory."""
+    with torch.device("meta"):
+        return build_model(config)
 
 
 def seeded_model(config: ModelConfig, seed: int = 0) -> TalkingHeadModel:

@@ -33,6 +33,7 @@ from vid2vid.engines.graphs import (
     GraphName,
     example_inputs,
     graph_module,
+    graphs_of,
     input_names,
     output_names,
 )
@@ -234,7 +235,7 @@ def export_all(
     *,
     images: Sequence[Tensor] = (),
     verify: bool = True,
-    graphs: Sequence[str] = tuple(FILES),
+    graphs: Sequence[str] | None = None,
 ) -> dict[str, GraphFile]:
     """Export ``graphs`` (default: all four files) of ``loaded`` into ``folder`` with a manifest.
 
@@ -243,6 +244,9 @@ def export_all(
     """
     folder = Path(folder)
     model = loaded.model.eval()
+    if graphs is None:
+        own = graphs_of(loaded.config)
+        graphs = [key for key in FILES if (key if key != "decoder_planar" else "decoder") in own]
     done: dict[str, GraphFile] = {}
     for key in graphs:
         planar = key == "decoder_planar"

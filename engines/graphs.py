@@ -39,6 +39,13 @@ DECODER_INPUTS = (
 DECODER_OUTPUTS = ("frame",)
 
 
+def graphs_of(config: ModelConfig) -> tuple[GraphName, ...]:
+    """The graphs a family has: all three, or only the decoder where H + Δ is not a network."""
+    from vid2vid.codec.model import python_stages
+
+    return GRAPHS if python_stages(config) is None else ("decoder",)
+
+
 def check_exportable(config: ModelConfig) -> None:
     """Refuse what the graphs cannot express, with the reason."""
     if not config.is_liveportrait and getattr(config.arch, "estimate_jacobian", False):
@@ -98,6 +105,11 @@ class DecoderGraph(nn.Module):
 def graph_module(model: TalkingHeadModel, name: GraphName) -> nn.Module:
     """The wrapper for ``name``, in eval mode (export must never flip the model to training)."""
     check_exportable(model.config)
+    if name not in graphs_of(model.config):
+        raise ConfigError(
+            f"{model.config.name} has no {name} graph: its {name} stage is not a network "
+            "(the engines run it in Python)"
+        )
     cls = {"motion": MotionGraph, "keyframe": KeyframeGraph, "decoder": DecoderGraph}[name]
     return cls(model).eval()
 

@@ -22,7 +22,7 @@ from torch import Tensor
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion
-from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.model import KeyframeFeatures, python_stages
 from vid2vid.engines.export import FILES, export_graph, read_manifest, require_onnx
 from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import DECODER_INPUTS, GraphName
@@ -75,6 +75,7 @@ class OnnxRuntime:
         self.name = f"onnxruntime-{device}"
         self._loaded = loaded  # exports missing graphs on first use when given
         self._sessions: dict[str, Any] = {}
+        self._python = python_stages(config)  # stages that are not graphs (lite: dlib)
 
     @classmethod
     def from_loaded(
@@ -147,10 +148,15 @@ class OnnxRuntime:
 
     # -- the runtime protocol ----------------------------------------------------------------
     def extract_motion(self, image: Tensor) -> Motion:
+        if self._python is not None:
+            return self._python.extract_motion(image.detach().to("cpu", torch.float32))
         outputs = self.run("motion", {"image": _numpy(image)})
         return Motion(*(torch.from_numpy(o) for o in outputs))
 
     def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
+        if self._python is not None:
+            with torch.inference_mode():
+                return self._python.encode_keyframe(image.detach().to("cpu", torch.float32))
         volume, canonical, *motion = self.run("keyframe", {"image": _numpy(image)})
         return KeyframeFeatures(
             volume=torch.from_numpy(volume),

@@ -120,6 +120,9 @@ class TensorRTRuntime:
         self.name = "tensorrt-fp16" if fp16 else "tensorrt-fp32"
         self._paths = engines
         self._engines: dict[str, TensorRTEngine] = {}
+        from vid2vid.codec.model import python_stages
+
+        self._python = python_stages(config)  # stages that are not graphs (lite: dlib)
 
     @classmethod
     def from_loaded(
@@ -131,10 +134,17 @@ class TensorRTRuntime:
         cache: str | Path | None = None,
     ) -> TensorRTRuntime:
         """Engines from the cache, built first when missing (minutes, logged)."""
+        from vid2vid.engines.graphs import graphs_of
         from vid2vid.engines.onnx_runtime import cache_root
         from vid2vid.engines.tensorrt_build import build_engines
 
-        paths = build_engines(loaded, cache or cache_root(), fp16=fp16, max_batch=max_batch)
+        paths = build_engines(
+            loaded,
+            cache or cache_root(),
+            fp16=fp16,
+            max_batch=max_batch,
+            graphs=graphs_of(loaded.config),
+        )
         return cls(paths, loaded.config, fp16=fp16)
 
     def engine(self, graph: str) -> TensorRTEngine:
@@ -149,6 +159,8 @@ class TensorRTRuntime:
         from vid2vid.codec.keypoints import Motion
         from vid2vid.engines.graphs import MOTION_OUTPUTS
 
+        if self._python is not None:
+            return self._python.extract_motion(torch.as_tensor(image).float().cpu())
         out = self.engine("motion")({"image": _host(image)})
         return Motion(*(torch.from_numpy(out[n]) for n in MOTION_OUTPUTS))
 
@@ -159,6 +171,9 @@ class TensorRTRuntime:
         from vid2vid.codec.model import KeyframeFeatures
         from vid2vid.engines.graphs import KEYFRAME_OUTPUTS
 
+        if self._python is not None:
+            with torch.inference_mode():
+                return self._python.encode_keyframe(torch.as_tensor(image).float().cpu())
         out = self.engine("keyframe")({"image": _host(image)})
         values = [torch.from_numpy(out[n]) for n in KEYFRAME_OUTPUTS]
         return KeyframeFeatures(volume=values[0], canonical=values[1], motion=Motion(*values[2:]))

@@ -24,7 +24,7 @@ from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion, angles_from_rotation
 from vid2vid.codec.lite.arch import LiteArch
 from vid2vid.codec.lite.landmarks import LandmarkReader, fit_motion, normalize
-from vid2vid.codec.lite.networks import DenseMotion, Inpainter
+from vid2vid.codec.lite.networks import DenseMotion, Inpainter, base_grid, local_affines
 from vid2vid.codec.lite.template import KEYPOINTS, TEMPLATE_68
 from vid2vid.codec.model import TalkingHeadModel
 
@@ -48,6 +48,15 @@ def motion_from_landmarks(
         ),
         scale=torch.tensor([f.scale for f in fits], dtype=torch.float32, device=device),
     )
+
+
+def shrink(image: Tensor, side: int) -> Tensor:
+    """Box-filter an S x S image down to side x side (S a multiple of side): exports to ONNX as
+    one AveragePool, where antialiased bilinear resizing has no ONNX operator."""
+    factor = image.shape[-1] // side
+    if factor * side != image.shape[-1]:
+        raise ValueError(f"cannot shrink {image.shape[-1]} px to {side} px: not a multiple")
+    return F.avg_pool2d(image, factor) if factor > 1 else image
 
 
 def to_grey(image: Tensor) -> np.ndarray:
@@ -110,18 +119,14 @@ class LiteModel(TalkingHeadModel):
         spread = (src_kp - src_kp.mean(1, keepdim=True)).square().sum((1, 2))
         spread_d = (drv_kp - drv_kp.mean(1, keepdim=True)).square().sum((1, 2))
         ratio = torch.sqrt(spread / spread_d.clamp_min(1e-6))
-        affine = _local_affine(source.rotation, driving.rotation, ratio)
-        small = F.interpolate(
-            keyframe, size=(m, m), mode="bilinear", antialias=True, align_corners=False
-        )
+        affine = local_affines(source.rotation, driving.rotation, ratio)
+        small = shrink(keyframe, m)
         flow, occlusion = self.motion(small, src_kp, drv_kp, affine)  # B x m x m x 2, B x 1 x m x m
         warped_small = F.grid_sample(
             small, flow, mode="bilinear", padding_mode="border", align_corners=False
         )
         flow_chw = flow.permute(0, 3, 1, 2)
-        mid = F.interpolate(
-            keyframe, size=(g, g), mode="bilinear", antialias=True, align_corners=False
-        )
+        mid = shrink(keyframe, g)
         flow_g = F.interpolate(flow_chw, size=(g, g), mode="bilinear", align_corners=False)
         warped_g = F.grid_sample(
             mid,
@@ -133,8 +138,6 @@ class LiteModel(TalkingHeadModel):
         occlusion_g = torch.sigmoid(
             F.interpolate(occlusion, size=(g, g), mode="bilinear", align_corners=False)
         )
-        from vid2vid.codec.lite.networks import base_grid
-
         displacement = flow_g - base_grid(g, flow_g).permute(2, 0, 1)[None]
         paint, blend = self.inpainter(warped_g * occlusion_g, occlusion_g, displacement)
         flow_full = F.interpolate(flow_chw, size=size, mode="bilinear", align_corners=False)
@@ -150,9 +153,3 @@ class LiteModel(TalkingHeadModel):
         )
         paint_full = F.interpolate(paint, size=size, mode="bilinear", align_corners=False)
         return blend_full * warped + (1 - blend_full) * paint_full, warped_small
-
-
-def _local_affine(source_rotation: Tensor, driving_rotation: Tensor, ratio: Tensor) -> Tensor:
-    from vid2vid.codec.lite.networks import local_affines
-
-    return local_affines(source_rotation, driving_rotation, ratio)

@@ -74,7 +74,8 @@ def evaluate(
     model.train(was_training)
     scores = []
     for identity, rows in sorted(by_identity.items()):
-        n = np.array([r[4] for r in rows], np.float64)
-        mean = lambda k: float((np.array([r[k] for r in rows]) * n).sum() / n.sum())  # noqa: E731
-        scores.append(HeldOutScore(identity, int(n.sum()), mean(0), mean(1), mean(2), mean(3)))
+        table = np.array(rows, np.float64)  # clips x 5
+        weights = table[:, 4] / table[:, 4].sum()
+        means = (table[:, :4] * weights[:, None]).sum(0)
+        scores.append(HeldOutScore(identity, int(table[:, 4].sum()), *map(float, means)))
     return scores

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vid2vid.codec.keypoints import Keypoints
-from vid2vid.codec.lite.model import LiteModel, motion_from_landmarks
+from vid2vid.codec.lite.model import LiteModel, motion_from_landmarks, shrink
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,11 @@ def lite_loss(
         source, keypoints_of(model, source_points, side), keypoints_of(model, driving_points, side)
     )
     pyramid = pyramid_l1(output, driving, weights.pyramid)
-    small = F.interpolate(
-        driving, size=warped_small.shape[-2:], mode="bilinear", antialias=True, align_corners=False
-    )
+    small = shrink(driving, warped_small.shape[-1])
     warp = (warped_small - small).abs().mean()
     loss = pyramid + weights.warp * warp
-    return loss, {"loss": float(loss), "pyramid": float(pyramid), "warp": float(warp)}
+    parts = {"loss": loss.item(), "pyramid": pyramid.item(), "warp": warp.item()}
+    return loss, parts
 
 
 def psnr(a: Tensor, b: Tensor) -> Tensor:
