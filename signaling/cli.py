@@ -9,14 +9,18 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 from vid2vid.errors import Vid2VidError
+from vid2vid.logs import limit_repeats
 from vid2vid.signaling.config import SignalingConfig, parse_room_token
+from vid2vid.signaling.credentials import SecretSource, resolve_secret
 from vid2vid.signaling.server import create_app
 
 TOKEN_ENV = "VID2VID_SIGNAL_TOKEN"
+TOKEN = SecretSource("--token", TOKEN_ENV)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,9 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=d.port, help="TCP port; 0 picks a free one")
     p.add_argument(
         "--token",
-        default=os.environ.get(TOKEN_ENV),
-        help=f"shared secret for every room without its own --room-token (env {TOKEN_ENV}); "
-        "unset: rooms are open",
+        default=None,
+        help=f"shared secret for every room without its own --room-token (or env {TOKEN_ENV}, "
+        "or --token-file: a command line is visible in ps); unset: rooms are open",
+    )
+    p.add_argument(
+        "--token-file", type=Path, default=None, metavar="PATH", help="read --token from a file"
     )
     p.add_argument(
         "--room-token",
@@ -45,7 +52,33 @@ def _parser() -> argparse.ArgumentParser:
         "--max-message-bytes",
         type=int,
         default=d.max_message_bytes,
-        help="largest WebSocket message accepted (bigger ones close with 1009)",
+        help="largest WebSocket message accepted, in bytes (bigger ones close with 1009)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a browser origin (http(s)://host[:port]) that may open the WebSocket besides the "
+        "server's own page; repeatable; * allows any (others close with 4005)",
+    )
+    p.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        default=d.max_connections_per_ip,
+        help="WebSockets open at once from one address (more close with 4008)",
+    )
+    p.add_argument(
+        "--max-messages-per-s",
+        type=float,
+        default=d.messages_per_s,
+        help="sustained messages a second from one address, joins included (more close with 4029)",
+    )
+    p.add_argument(
+        "--message-burst",
+        type=int,
+        default=d.message_burst,
+        help="messages one address may send at once above that rate",
     )
     p.add_argument(
         "--max-peers",
@@ -90,15 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    limit_repeats()  # a client must not be able to write the log at its own rate
     try:
         config = SignalingConfig(
             host=args.host,
             port=args.port,
-            token=args.token or None,
+            token=resolve_secret(TOKEN, args.token, args.token_file, dict(os.environ)),
             room_tokens=dict(parse_room_token(t) for t in args.room_token),
             max_message_bytes=args.max_message_bytes,
             max_peers_per_room=args.max_peers,
             max_rooms=args.max_rooms,
+            allowed_origins=tuple(args.allow_origin),
+            max_connections_per_ip=args.max_connections_per_ip,
+            messages_per_s=args.max_messages_per_s,
+            message_burst=args.message_burst,
         )
         asyncio.run(_serve(config))
     except Vid2VidError as exc:

@@ -19,6 +19,9 @@ CLOSE_MALFORMED: Final = 4000
 CLOSE_BAD_TOKEN: Final = 4001
 CLOSE_ROOM_FULL: Final = 4003
 CLOSE_TOO_MANY_ROOMS: Final = 4004
+CLOSE_ORIGIN: Final = 4005
+CLOSE_TOO_MANY_CONNECTIONS: Final = 4008
+CLOSE_TOO_MANY_MESSAGES: Final = 4029
 CLOSE_TOO_BIG: Final = 1009
 CLOSE_GOING_AWAY: Final = 1001
 
@@ -27,6 +30,9 @@ CLOSE_REASONS: Final = {
     CLOSE_BAD_TOKEN: "bad or missing token",
     CLOSE_ROOM_FULL: "room full",
     CLOSE_TOO_MANY_ROOMS: "too many rooms",
+    CLOSE_ORIGIN: "origin not allowed",
+    CLOSE_TOO_MANY_CONNECTIONS: "too many connections from this address",
+    CLOSE_TOO_MANY_MESSAGES: "too many messages from this address",
     CLOSE_TOO_BIG: "message too big",
     CLOSE_GOING_AWAY: "server shutting down",
 }

@@ -2,7 +2,9 @@
 
 One aiohttp application. A client connects to `/ws?room=R&role=ROLE[&token=T]`; refusals are
 WebSocket close codes (a browser cannot read an HTTP status of a failed upgrade, but it does see
-the close code). Media never passes through here: it imports no torch, aiortc, av or cv2.
+the close code). Before anything else a client passes the Origin allow-list and its address's
+connection and message-rate limits (:mod:`vid2vid.signaling.limits`). Media never passes
+through here: it imports no torch, aiortc, av or cv2.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from vid2vid.signaling.config import SignalingConfig
+from vid2vid.signaling.limits import AddressLimits, LimitError, origin_allowed
 from vid2vid.signaling.protocol import (
     CLOSE_BAD_TOKEN,
     CLOSE_GOING_AWAY,
     CLOSE_MALFORMED,
+    CLOSE_ORIGIN,
     ROLES,
     ROOM_PATTERN,
 )
@@ -46,6 +50,7 @@ class ServerState:
 
     config: SignalingConfig
     registry: RoomRegistry
+    limits: AddressLimits
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
 
 
@@ -60,6 +65,11 @@ def create_app(config: SignalingConfig | None = None) -> web.Application:
         config=config,
         registry=RoomRegistry(
             max_rooms=config.max_rooms, max_peers_per_room=config.max_peers_per_room
+        ),
+        limits=AddressLimits(
+            max_connections=config.max_connections_per_ip,
+            messages_per_s=config.messages_per_s,
+            burst=config.message_burst,
         ),
     )
     app.router.add_get("/ws", _websocket)
@@ -100,16 +110,37 @@ async def _refuse(ws: web.WebSocketResponse, code: int, message: str) -> web.Web
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
     state = request.app[STATE]
     config = state.config
-    ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes, heartbeat=config.heartbeat_s)
+    # aiohttp refuses a message of max_msg_size bytes or more; the limit here is inclusive.
+    ws = web.WebSocketResponse(
+        max_msg_size=config.max_message_bytes + 1, heartbeat=config.heartbeat_s
+    )
     await ws.prepare(request)
 
+    origin = request.headers.get("Origin")
+    if not origin_allowed(origin, request.host, config.allowed_origins):
+        return await _refuse(ws, CLOSE_ORIGIN, f"origin {origin[:60]!r} is not allowed")
+    address = request.remote or "unknown"
+    try:
+        state.limits.connect(address)
+    except LimitError as exc:
+        return await _refuse(ws, exc.code, str(exc))
+    try:
+        return await _admit(state, request, ws, address)
+    finally:
+        state.limits.release(address)
+
+
+async def _admit(
+    state: ServerState, request: web.Request, ws: web.WebSocketResponse, address: str
+) -> web.WebSocketResponse:
+    """Check the room, role and token, then serve the peer until it goes."""
     room = request.query.get("room", "")
     role = request.query.get("role", "")
     if not ROOM_PATTERN.fullmatch(room):
         return await _refuse(ws, CLOSE_MALFORMED, "room must be 1-64 of A-Z a-z 0-9 _ . -")
     if role not in ROLES:
         return await _refuse(ws, CLOSE_MALFORMED, f"role must be one of {', '.join(ROLES)}")
-    if not config.admits(room, request.query.get("token")):
+    if not state.config.admits(room, request.query.get("token")):
         return await _refuse(ws, CLOSE_BAD_TOKEN, f"bad or missing token for room {room}")
     try:
         peer = state.registry.join(room, role, ws)
@@ -128,7 +159,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             }
         )
         await _broadcast(others, {"type": "peer-joined", **peer.info()})
-        await _serve_peer(state, peer, ws)
+        await _serve_peer(state, peer, ws, address)
     finally:
         state.sockets.discard(ws)
         remaining = state.registry.leave(peer)
@@ -137,8 +168,11 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _serve_peer(state: ServerState, peer: Peer, ws: web.WebSocketResponse) -> None:
-    """Relay this peer's messages until it goes; a malformed one closes it with 4000."""
+async def _serve_peer(
+    state: ServerState, peer: Peer, ws: web.WebSocketResponse, address: str
+) -> None:
+    """Relay this peer's messages until it goes; a malformed one closes it with 4000, one over
+    its address's rate with 4029."""
     while not ws.closed:
         msg = await ws.receive()
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -146,6 +180,11 @@ async def _serve_peer(state: ServerState, peer: Peer, ws: web.WebSocketResponse)
         if msg.type is WSMsgType.ERROR:
             # aiohttp has already closed it (1009 for a message over max_msg_size).
             log.info("peer %s: %s", peer.peer_id, ws.exception() or msg.data)
+            return
+        try:
+            state.limits.message(address)
+        except LimitError as exc:
+            await _refuse(ws, exc.code, str(exc))
             return
         if msg.type is not WSMsgType.TEXT:
             await _refuse(ws, CLOSE_MALFORMED, "only JSON text frames are accepted")
