@@ -167,16 +167,39 @@ def untrained_model(
     return LoadedModel(model.to(device), config, fingerprint(config, state), False, source)
 
 
+#: ``--config`` value (and default) meaning the trained model that ships inside the package.
+DEFAULT_MODEL = "default"
+
+
+def default_weights() -> Path:
+    """The folder of the shipped trained model (lite family; see its MODEL_CARD.md)."""
+    return Path(__file__).parent / "weights" / DEFAULT_MODEL
+
+
+def load_default(*, device: str | torch.device = "cpu") -> LoadedModel:
+    """The shipped trained model; a clear error where an install lost its package data."""
+    folder = default_weights()
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise CheckpointError(
+            f"the default model is missing from this install ({folder}); reinstall vid2vid, "
+            "or pass --weights or an untrained --config"
+        )
+    return load_checkpoint(folder, device=device)
+
+
 def load_weights(
-    weights: str | Path | None, config_name: str, *, device: str | torch.device = "cpu"
+    weights: str | Path | None, config_name: str | None, *, device: str | torch.device = "cpu"
 ) -> LoadedModel:
-    """What the CLIs call: a checkpoint folder when given, else the untrained preset.
+    """What the CLIs call: a checkpoint folder when given, the shipped trained model for
+    ``default`` (or None), else the untrained preset ``config_name``.
 
     Untrained weights are logged as a warning; CLIs also print it so nobody mistakes
     the output for the codec's quality.
     """
     if weights is not None:
         return load_checkpoint(weights, device=device)
+    if config_name in (None, DEFAULT_MODEL):
+        return load_default(device=device)
     loaded = untrained_model(config_name, device=device)
     log.warning("running with UNTRAINED weights (%s): output is not a face", loaded.source)
     return loaded

@@ -12,28 +12,31 @@ import argparse
 from pathlib import Path
 
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
+from vid2vid.codec.checkpoint import DEFAULT_MODEL
 from vid2vid.codec.config import PRESETS
 
 
 def add_model_arguments(
-    parser: argparse.ArgumentParser, *, default_config: str = "paper-256"
+    parser: argparse.ArgumentParser, *, default_config: str = DEFAULT_MODEL
 ) -> None:
     """``--weights`` and ``--config``, spelled the same in every command that runs the model.
 
-    The pair feeds :func:`vid2vid.codec.checkpoint.load_weights`: a checkpoint folder when given, else the untrained
-    preset named by ``--config``.
+    The pair feeds :func:`vid2vid.codec.checkpoint.load_weights`: a checkpoint folder when
+    given, else the shipped trained model (``default``) or the untrained preset named by
+    ``--config``.
     """
     parser.add_argument(
         "--weights",
         type=Path,
         default=None,
-        help="vid2vid checkpoint folder (default: none — untrained weights of --config)",
+        help="vid2vid checkpoint folder (default: none — the model named by --config)",
     )
     parser.add_argument(
         "--config",
-        choices=sorted(PRESETS),
+        choices=[DEFAULT_MODEL, *sorted(PRESETS)],
         default=default_config,
-        help=f"model preset used when --weights is not given (default: {default_config})",
+        help=f"'{DEFAULT_MODEL}': the trained model shipped in the package; a preset name: "
+        f"its UNTRAINED seeded weights, for tests and GPU training (default: {default_config})",
     )
 
 

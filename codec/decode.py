@@ -23,7 +23,14 @@ from vid2vid.codec.bitstream.header import PacketHeader, PacketType
 from vid2vid.codec.bitstream.keyframe import Keyframe, check_fingerprint, decode_keyframe_payload
 from vid2vid.codec.bitstream.motion import MotionDecoder
 from vid2vid.codec.bitstream.volume import unpack_volume
-from vid2vid.codec.checkpoint import LoadedModel, load_weights
+from vid2vid.codec.checkpoint import (
+    LoadedModel,
+    default_weights,
+    load_checkpoint,
+    load_default,
+    load_weights,
+    read_checkpoint_config,
+)
 from vid2vid.codec.cli_args import add_view_arguments
 from vid2vid.codec.config import PRESETS, config_from_dict, preset, volume_shape
 from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
@@ -172,11 +179,18 @@ def _decode_packets(
 
 
 def stream_model(path: Path, weights: Path | None, device: str) -> LoadedModel:
-    """The given checkpoint, or the untrained model of the config the stream names."""
+    """The given checkpoint, the shipped model when the stream was made by it, or the untrained
+    model of the preset the stream names."""
     if weights is not None:
-        return load_weights(weights, "paper-256", device=device)
+        return load_checkpoint(weights, device=device)
     with V2VReader(path) as reader:
         config = config_from_dict(reader.metadata.model_config)
+        made_by = reader.metadata.fingerprint
+    default = default_weights()
+    if (default / "config.json").is_file():
+        _, document = read_checkpoint_config(default)
+        if document.get("fingerprint") == made_by:
+            return load_default(device=device)
     if config.name not in PRESETS or preset(config.name) != config:
         raise ConfigError(
             f"{path} was encoded with a custom model config ({config.name!r}); pass its --weights"
