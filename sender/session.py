@@ -7,6 +7,8 @@ go to every receiver that has said hello: keyframe chunks on ``"control"``, moti
 ``"motion"``. Receivers ask for the keyframe (late join, lost or refused keyframe) and for an
 intra packet (a predicted packet lost its reference) over the control channel; requests are
 rate-limited per receiver so a confused peer cannot make us spend the link on keyframes.
+With ``SenderConfig.pack`` > 1 each receiver's motion goes through a
+:class:`~vid2vid.call.pack.PackingTransport` (several frames per message).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vid2vid.call import control
+from vid2vid.call.pack import PackingTransport
 from vid2vid.call.queue import LatestQueue, QueueClosed
 from vid2vid.call.stats import CallStats, age_ms
 from vid2vid.call.transport import Channel, Message, PacketTransport
@@ -56,6 +59,11 @@ class SenderSession:
     # -- receivers -----------------------------------------------------------------------------
     def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
         """Stream to ``transport`` from the next frame on (hello, keyframe, intra first)."""
+        size = self.pipeline.config.pack
+        if size > 1:
+            # A partial pack goes out half a frame after the pack should have filled.
+            wait_ms = (size + 0.5) * 1000 / self.pipeline.fps
+            transport = PackingTransport(transport, size, max_wait_ms=wait_ms)
         peer = self._peers[peer_id] = _Peer(transport)
         transport.set_handler(lambda channel, message: self._on_message(peer_id, channel, message))
         opened = getattr(transport, "opened", None)  # a data channel opens later: greet then
@@ -125,6 +133,8 @@ class SenderSession:
             capture.cancel()
             self._worker.shutdown(wait=False, cancel_futures=True)
         for peer in self._peers.values():
+            if isinstance(peer.transport, PackingTransport):
+                peer.transport.flush()  # the last frames before the end
             peer.transport.send("control", control.end_message())
         self.ended.set()
 

@@ -6,8 +6,11 @@ retransmission. :class:`PacketTransport` is that much and no more, so the sessio
 unchanged over a WebRTC peer connection (:class:`DataChannelTransport`, two aiortc data
 channels) or over :func:`memory_pair`, which drops, delays and reorders motion packets by a
 settable pattern (as aiortc's own tests use ``dummy_connection_pair``). Binary messages are
-packets, text messages are control JSON. This module imports no aiortc: the data channels are
-duck-typed.
+packets, text messages are control JSON. A binary motion message may also be a pack of several
+packets (:mod:`vid2vid.call.pack`, ``--pack N``): both transports unpack it and hand the packets
+on one by one at their captured spacing, so a receiver never sees packs. The data-channel
+transport delays its SCTP acknowledgements as RFC 4960 allows (:mod:`vid2vid.call.sack`).
+This module imports no aiortc: the data channels are duck-typed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from vid2vid.call.pack import PackInbox
+from vid2vid.call.sack import RFC_POLICY, DelayedAckPolicy, install_delayed_ack
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +87,7 @@ class MemoryTransport:
         self._open = True
         self._motion_index = 0
         self._timers: set[asyncio.TimerHandle] = set()
+        self._inbox = PackInbox(lambda packet: self._hand_on("motion", packet))
         self.sent = {channel: 0 for channel in CHANNELS}
         self.dropped = 0
 
@@ -119,6 +126,12 @@ class MemoryTransport:
         return True
 
     def _deliver(self, channel: Channel, message: Message) -> None:
+        if channel == "motion" and isinstance(message, bytes):
+            self._inbox.receive(message)
+        else:
+            self._hand_on(channel, message)
+
+    def _hand_on(self, channel: Channel, message: Message) -> None:
         if self._open and self._handler is not None:
             self._handler(channel, message)
 
@@ -127,6 +140,7 @@ class MemoryTransport:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        self._inbox.close()
 
 
 def memory_pair(pattern: LossPattern | None = None) -> tuple[MemoryTransport, MemoryTransport]:
@@ -145,12 +159,16 @@ class DataChannelTransport:
     The sender creates the channels (``"control"`` reliable and ordered, ``"motion"`` with
     ``ordered=False, maxRetransmits=0``); the receiver attaches them as they are announced.
     Handlers survive a channel being replaced. Messages on other channels are ignored.
+    ``ack`` is the delayed-acknowledgement policy installed on the channels' SCTP transport
+    (None: aiortc's SACK for every packet).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ack: DelayedAckPolicy | None = RFC_POLICY) -> None:
         self._channels: dict[str, Any] = {}
         self._handler: MessageHandler | None = None
         self._closed = False
+        self._ack = ack
+        self._inbox = PackInbox(lambda packet: self._hand_on("motion", packet))
         self.bytes_sent = {channel: 0 for channel in CHANNELS}
         self.opened = asyncio.Event()
 
@@ -161,17 +179,26 @@ class DataChannelTransport:
             log.warning("ignoring unknown data channel %r", label)
             return
         self._channels[label] = channel
+        sctp = getattr(channel, "transport", None)
+        if self._ack is not None and hasattr(sctp, "_send_sack"):
+            install_delayed_ack(sctp, self._ack)
 
         @channel.on("message")
         def on_message(message: Message) -> None:
-            if self._handler is not None and not self._closed:
-                self._handler(label, message)
+            if label == "motion" and isinstance(message, bytes):
+                self._inbox.receive(message)
+            else:
+                self._hand_on(label, message)
 
         @channel.on("open")
         def on_open() -> None:
             self._check_open()
 
         self._check_open()
+
+    def _hand_on(self, channel: Channel, message: Message) -> None:
+        if self._handler is not None and not self._closed:
+            self._handler(channel, message)
 
     def _check_open(self) -> None:
         if self.is_open:
@@ -204,6 +231,7 @@ class DataChannelTransport:
 
     def close(self) -> None:
         self._closed = True
+        self._inbox.close()
         for channel in self._channels.values():
             try:
                 channel.close()
