@@ -50,10 +50,12 @@ from vid2vid.bench.metrics import (
     ssim_and_ms_ssim,
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
+from vid2vid.codec.bitstream.keyframe import AppearanceKind
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
+from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
 log = logging.getLogger(__name__)
@@ -257,6 +259,29 @@ def run_vid2vid(
     return rows, decoded
 
 
+FROZEN = "frozen-keyframe"
+
+
+def run_frozen(
+    clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, keyframe_bytes: int
+) -> list[dict]:
+    """What a receiver shows with no motion at all: the first frame, held, as the keyframe's JPEG
+    (q90, vid2vid's key image) gives it. It costs the keyframe and nothing after it; a codec worth
+    its packets must beat it by a clear margin."""
+    n = len(clip.frames)
+    rows = []
+    for size in options.resolutions:
+        first_bgr = np.ascontiguousarray(clip.at(size)[0][..., ::-1])
+        jpeg = encode_key_image(first_bgr, AppearanceKind.JPEG)
+        held = np.repeat(decode_key_image(jpeg, AppearanceKind.JPEG)[None, ..., ::-1], n, axis=0)
+        row = {"clip": clip.name, "codec": FROZEN, "setting": "first frame", "frames": n,
+               "fps": clip.fps, "res": size}  # fmt: skip
+        row.update(rate_fields(keyframe_bytes, 0, n, clip.fps, options.call_seconds))
+        row.update(quality_row(clip, size, held, faces))
+        rows.append(row)
+    return rows
+
+
 def run_conventional(
     clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, progress: tqdm
 ) -> tuple[list[dict], dict]:
@@ -310,6 +335,8 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
             progress.set_postfix_str(path.name)
             clip = load_clip(path, work_size, options.max_frames)
             neural_rows, neural = run_vid2vid(loaded, clip, options, faces, progress)
+            keyframe_bytes = min(r["intra_bytes"] for r in neural_rows)
+            neural_rows += run_frozen(clip, options, faces, keyframe_bytes)
             conv_rows, conventional = run_conventional(clip, options, faces, progress)
             rows += neural_rows + conv_rows
             strips += report.write_strips(

@@ -128,7 +128,7 @@ def bd_rates(rows: list[dict], curves: dict[int, dict[str, list[dict]]]) -> dict
         if ANCHOR not in codecs:
             continue
         ordered = sorted(codecs, key=lambda c: (not c.startswith("vid2vid"), c))
-        for codec in (c for c in ordered if c != ANCHOR):
+        for codec in (c for c in ordered if c != ANCHOR and len(codecs[c]) > 1):
             for key, higher, _ in METRICS:
                 entry = _bd_entry(codecs[ANCHOR], codecs[codec], key, higher)
                 per_clip = {}
@@ -328,10 +328,45 @@ def _markdown(document: dict) -> str:
                         f"| {codec} | {key} | {shown} | {span} | {ratios or '-'} | {per} |"
                     )
             lines.append("")
+    lines += _per_clip(document["rows"])
     lines += ["## Plots", ""] + [f"- {p}" for p in document["plots"]]
     lines += ["", "## Frame strips (original / vid2vid / x264 at the closest rates)", ""]
     lines += [f"- {s}" for s in document["strips"]]
     return "\n".join(lines) + "\n"
+
+
+def _per_clip(rows: list[dict]) -> list[str]:
+    """Per clip (per person, for held-out clips): vid2vid at each setting, the frozen keyframe and
+    x264 at its floor, with the gains the default model's targets are stated in."""
+    lines: list[str] = []
+    for res in sorted({r["res"] for r in rows}):
+        mine = [r for r in rows if r["res"] == res]
+        lines += [
+            f"## {res} px per clip: vid2vid, frozen keyframe, x264 floor", "",
+            "| clip | codec | setting | kbit/s | PSNR | AKD px | identity | PSNR over frozen "
+            "| frozen AKD / AKD |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]  # fmt: skip
+        for clip in sorted({r["clip"] for r in mine}):
+            of_clip = [r for r in mine if r["clip"] == clip]
+            frozen = next((r for r in of_clip if r["codec"] == "frozen-keyframe"), None)
+            shown = [r for r in of_clip if r["codec"].startswith("vid2vid")]
+            shown += [r for r in of_clip if r["codec"] == "frozen-keyframe"]
+            shown += [r for r in of_clip if r["codec"] == ANCHOR and r["setting"] == "crf51"]
+            for r in shown:
+                gain = ratio = "-"
+                if frozen is not None and r is not frozen:
+                    if r.get("psnr") is not None and frozen.get("psnr") is not None:
+                        gain = f"{r['psnr'] - frozen['psnr']:+.2f} dB"
+                    if r.get("akd") and frozen.get("akd") is not None:
+                        ratio = f"{frozen['akd'] / r['akd']:.2f}x"
+                lines.append(
+                    f"| {clip} | {r['codec']} | {r['setting']} | {_fmt(r['kbps'])} "
+                    f"| {_fmt(r['psnr'])} | {_fmt(r.get('akd'))} | {_fmt(r.get('identity'), 3)} "
+                    f"| {gain} | {ratio} |"
+                )
+        lines.append("")
+    return lines
 
 
 def markdown_summary(document: dict) -> str:

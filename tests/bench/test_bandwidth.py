@@ -61,7 +61,14 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
     rows = {(r["codec"], r["setting"]): r for r in document["rows"]}
     assert set(rows) == {
         ("vid2vid-image", "q10"), ("vid2vid-image", "q60"), ("x264", "crf30"), ("x264", "crf51"),
+        ("frozen-keyframe", "first frame"),
     }  # fmt: skip
+    # The frozen keyframe costs the keyframe alone and nothing per frame.
+    frozen = rows[("frozen-keyframe", "first frame")]
+    assert (
+        frozen["frame_kbps"] == 0
+        and frozen["intra_bytes"] == rows[("vid2vid-image", "q10")]["intra_bytes"]
+    )
     for row in rows.values():
         assert row["frames"] == 6 and row["fps"] == 25.0 and row["res"] == 64
         assert 0 < row["kbps"] < 1000 and row["intra_bytes"] > 0
@@ -83,6 +90,7 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
 
     markdown = (out / "results.md").read_text()
     assert "UNTRAINED" in markdown and "| x264 | crf51 |" in markdown and "BD-rate" in markdown
+    assert "| lp_d0 | frozen-keyframe | first frame |" in markdown  # the per-clip table
     assert document["plots"] == ["rate_quality_64px.png"]
     for name in [*document["plots"], *document["strips"]]:
         image_file = cv2.imread(str(out / name))
