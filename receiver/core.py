@@ -6,7 +6,14 @@ worker. Motion packets go through the :class:`~vid2vid.receiver.jitter.JitterBuf
 decoded in sequence order (a corrupt one is dropped; one whose intra was lost is dropped and an
 intra is asked for), and only the newest pose is rendered when rendering falls behind: the
 render worker is a single thread, so inference never blocks the event loop and frames never
-queue up. A lost packet holds the last pose. Nothing a peer sends can raise out of here.
+queue up. A lost packet holds the last pose. Nothing a peer sends can raise out of here, and
+nothing it stamps steers local state unchecked: motion packets whose capture time strays from
+the stream's clock are dropped (:class:`~vid2vid.receiver.timestamps.PeerClock`), and latencies
+no clock could produce stay out of the statistics.
+
+The call state (``waiting`` for a sender, ``live``, ``reconnecting`` after the sender fell
+silent or its connection failed) is shown in ``--stats`` and in the viewers' snapshot; the last
+frame stays on the sinks until the next keyframe makes the call live again.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -41,6 +48,7 @@ from vid2vid.codec.wire import layout_for, params_to_motion
 from vid2vid.engines.runtime import Runtime
 from vid2vid.errors import BitstreamError, ModelMismatchError
 from vid2vid.receiver.jitter import JitterBuffer
+from vid2vid.receiver.timestamps import PeerClock, plausible_latency
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,8 @@ REQUEST_INTERVAL_S = 0.5
 #: Larger motion packets are dropped unread (counted as "oversized"): real ones are tens of
 #: bytes, and the jitter buffer holds up to its capacity of them per peer.
 MAX_MOTION_BYTES = 1024
+
+CallState = Literal["waiting", "live", "reconnecting"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +70,7 @@ class RenderedFrame:
     timestamp_ms: int  # the sender's capture clock (24-bit wire value)
     params: MotionParams
     latency_ms: int  # capture to frame ready
+    stream: int = 0  # which stream (sender connection) it belongs to: timelines are per stream
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class ReceiverCore:
         self._rendering = False
         self._loading_keyframe = False
         self._generation = 0  # bumped by reset_stream: a keyframe load of an older stream is void
+        self.call_state: CallState = "waiting"
         self.reset_stream()
 
     # -- input, on the event loop ----------------------------------------------------------------
@@ -136,7 +148,18 @@ class ReceiverCore:
         self._pending_keyframe: Keyframe | None = None
         self._keyframe_ms = 0
         self._last = None
+        self._clock = PeerClock()
         self.ended.clear()
+
+    def lost_sender(self) -> None:
+        """The sender fell silent or its connection failed: hold the last frame, say so."""
+        if self.call_state == "live":
+            log.warning("the sender went silent: holding the last frame, reconnecting")
+        self.call_state = "reconnecting" if self.call_state != "waiting" else "waiting"
+
+    def sender_left(self) -> None:
+        """The sender said bye: the call is over until another one offers."""
+        self.call_state = "waiting"
 
     @property
     def busy(self) -> bool:
@@ -196,7 +219,13 @@ class ReceiverCore:
                 if len(packet) > MAX_MOTION_BYTES:
                     self.stats.count("oversized")
                     return
-                self.stats.stage("capture_to_arrival", age_ms(header.timestamp_ms))
+                now = clock_ms()
+                if not self._clock.check(header.timestamp_ms, now):
+                    self.stats.count("implausible_timestamps")
+                    log.warning("dropped a motion packet stamped far off the stream's clock")
+                    return
+                if plausible_latency(age := age_ms(header.timestamp_ms, now)):
+                    self.stats.stage("capture_to_arrival", age)
                 if not self._jitter.push(header.sequence, packet, time.monotonic() * 1000):
                     self.stats.count("late_or_duplicate")
                 if not self.has_keyframe:
@@ -225,7 +254,12 @@ class ReceiverCore:
         self.refused = None  # this sender's model is right now: ask for keyframes again
         self.keyframe_bytes = len(payload)
         self._pending_keyframe = keyframe
-        self._keyframe_ms = PacketHeader.parse(packet).timestamp_ms
+        # A re-sent keyframe keeps its old capture time; a forged one may claim any: the
+        # keyframe's own pose is placed by the stream's clock when its stamp is off.
+        stamp, now = PacketHeader.parse(packet).timestamp_ms, clock_ms()
+        self._keyframe_ms = (
+            stamp if self._clock.plausible(stamp, now) else self._clock.expected(now)
+        )
 
     def _request(self, what: str) -> None:
         now = time.monotonic()
@@ -294,6 +328,7 @@ class ReceiverCore:
             self.stats.count("keyframes_discarded")
             return
         self._features = features
+        self.call_state = "live"
         self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
         self.stats.count("keyframes")
         if self._last is None:  # nothing shown yet: show the keyframe's own pose at once
@@ -341,7 +376,7 @@ class ReceiverCore:
         return newest
 
     async def _render(self, loop: asyncio.AbstractEventLoop, pose: _Pose, fresh: bool) -> None:
-        features, view = self._features, self.view
+        features, view, generation = self._features, self.view, self._generation
         assert features is not None
         start = time.perf_counter()
         self._rendering = True
@@ -354,10 +389,11 @@ class ReceiverCore:
         self.stats.stage("render", (time.perf_counter() - start) * 1000)
         frame = RenderedFrame(
             image, pose.sequence, pose.timestamp_ms, pose.params,
-            age_ms(pose.timestamp_ms, clock_ms()),
+            age_ms(pose.timestamp_ms, clock_ms()), generation,
         )  # fmt: skip
         if fresh:
-            self.stats.stage("glass_to_glass", frame.latency_ms)
+            if plausible_latency(frame.latency_ms):
+                self.stats.stage("glass_to_glass", frame.latency_ms)
             self.stats.frame()
         start = time.perf_counter()
         self.sink.write(frame)
@@ -376,6 +412,7 @@ class ReceiverCore:
         """The stats message for viewers (INTERFACES)."""
         g2g = self.stats.all_stages.get("glass_to_glass", [])[-120:]
         return {
+            "call": self.call_state,
             "fps": round(self.stats.fps(), 2),
             "motion_kbps": round(self.stats.kbps("motion"), 3),
             "keyframe_bytes": self.keyframe_bytes,

@@ -56,3 +56,40 @@ def test_a_long_pause_restarts_the_timeline_instead_of_filling(tmp_path):
     sink.write(_frame(10, 3_600_080))  # one slot filled, then this one
     assert sink.frames == 5
     sink.close()
+
+
+def _streamed(value: int, timestamp_ms: int, stream: int) -> RenderedFrame:
+    return RenderedFrame(np.full((16, 16, 3), value, np.uint8), 0, timestamp_ms, PARAMS, 0, stream)
+
+
+def test_each_stream_has_its_own_timeline_and_a_reconnection_holds_the_last_frame(tmp_path):
+    """A new sender connection stamps on its own clock (here 2^23 ms away from the old one):
+    its first frame follows the frames written, after the time the call was held."""
+    now = [100.0]
+    sink = FileSink(tmp_path / "two.mp4", fps=25.0, clock=lambda: now[0])
+    for i in range(5):
+        sink.write(_streamed(10, 1000 + 40 * i, stream=1))
+        now[0] += 0.04
+    now[0] += 2.0  # the sender fell silent; the receiver said "reconnecting"
+    for i in range(5):
+        sink.write(_streamed(200, (1000 + (1 << 23) + 40 * i) % (1 << 24), stream=2))
+        now[0] += 0.04
+    sink.close()
+    # 5 frames, ~2 s (50 slots) held with the last one, then the new stream's 5 frames
+    assert 5 + 48 + 5 <= sink.frames <= 5 + 52 + 5, sink.frames
+    with VideoReader(tmp_path / "two.mp4") as reader:
+        means = [float(f.image.mean()) for f in reader]
+    assert all(m < 60 for m in means[: sink.frames - 5]) and all(m > 150 for m in means[-5:])
+
+
+def test_a_far_future_stamp_does_not_blind_the_rest_of_the_recording(tmp_path):
+    """Defence in depth (the receiver core already drops such packets): one frame stamped
+    2^23 ms ahead used to make every later real frame look older, so none was written."""
+    sink = FileSink(tmp_path / "blind.mp4", fps=25.0)
+    for i in range(10):
+        sink.write(_frame(10, 40 * i))
+    sink.write(_frame(250, (40 * 10 + (1 << 23) - 5000) % (1 << 24)))  # ~2^23 ahead
+    for i in range(11, 40):
+        sink.write(_frame(10, 40 * i))
+    sink.close()
+    assert sink.frames >= 39 and sink.restarts == 1
