@@ -12,6 +12,9 @@ Presets:
 ``liveportrait`` LivePortrait: 21 keypoints with scale, warping hourglass, SPADE decoder to 512 px
 ``small-256``    3.6 M parameters (7 MB fp16), K=15, 256 px: small enough to ship trained
                  weights in the package and to run the sender on a CPU in real time
+``lite-256``     the lite family (the shipped default model's): dlib landmarks as motion, a learned
+                 2D warp of the keyframe image with inpainting; 1.4 M parameters, CPU-trainable
+``lite-tiny``    the lite family at 64 px, for tests
 ``tiny``         a few hundred thousand parameters, for tests and CPU demos
 """
 
@@ -155,6 +158,19 @@ def _lite_256() -> ModelConfig:
     return ModelConfig(name="lite-256", family="lite", num_kp=20, arch=LiteArch())
 
 
+def _lite_tiny() -> ModelConfig:
+    return ModelConfig(
+        name="lite-tiny",
+        family="lite",
+        num_kp=20,
+        input_size=64,
+        output_size=64,
+        arch=LiteArch(
+            motion_size=16, motion_channels=(8, 16), generator_size=32, generator_channels=(8, 16, 16)
+        ),
+    )
+
+
 def _tiny() -> ModelConfig:
     return ModelConfig(
         name="tiny",
@@ -173,6 +189,7 @@ PRESETS: dict[str, Callable[[], ModelConfig]] = {
     "liveportrait": _liveportrait,
     "small-256": _small_256,
     "lite-256": _lite_256,
+    "lite-tiny": _lite_tiny,
     "tiny": _tiny,
 }
 

@@ -24,7 +24,13 @@ from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion, angles_from_rotation
 from vid2vid.codec.lite.arch import LiteArch
 from vid2vid.codec.lite.landmarks import LandmarkReader, fit_motion, normalize
-from vid2vid.codec.lite.networks import DenseMotion, Inpainter, base_grid, local_affines
+from vid2vid.codec.lite.networks import (
+    DenseMotion,
+    Inpainter,
+    base_grid,
+    local_affines,
+    upsample_flow,
+)
 from vid2vid.codec.lite.template import KEYPOINTS, TEMPLATE_68
 from vid2vid.codec.model import TalkingHeadModel
 
@@ -125,25 +131,19 @@ class LiteModel(TalkingHeadModel):
         warped_small = F.grid_sample(
             small, flow, mode="bilinear", padding_mode="border", align_corners=False
         )
-        flow_chw = flow.permute(0, 3, 1, 2)
         mid = shrink(keyframe, g)
-        flow_g = F.interpolate(flow_chw, size=(g, g), mode="bilinear", align_corners=False)
+        flow_g = upsample_flow(flow, g)  # B x g x g x 2
         warped_g = F.grid_sample(
-            mid,
-            flow_g.permute(0, 2, 3, 1),
-            mode="bilinear",
-            padding_mode="border",
-            align_corners=False,
+            mid, flow_g, mode="bilinear", padding_mode="border", align_corners=False
         )
         occlusion_g = torch.sigmoid(
             F.interpolate(occlusion, size=(g, g), mode="bilinear", align_corners=False)
         )
-        displacement = flow_g - base_grid(g, flow_g).permute(2, 0, 1)[None]
+        displacement = (flow_g - base_grid(g, flow_g)).permute(0, 3, 1, 2)
         paint, blend = self.inpainter(warped_g * occlusion_g, occlusion_g, displacement)
-        flow_full = F.interpolate(flow_chw, size=size, mode="bilinear", align_corners=False)
         warped = F.grid_sample(
             keyframe,
-            flow_full.permute(0, 2, 3, 1),
+            upsample_flow(flow, size[-1]),
             mode="bilinear",
             padding_mode="border",
             align_corners=False,

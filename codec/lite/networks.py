@@ -53,6 +53,17 @@ def base_grid(size: int, like: Tensor) -> Tensor:
     return torch.stack([x, y], dim=-1)
 
 
+def upsample_flow(flow: Tensor, size: int) -> Tensor:
+    """B x m x m x 2 sampling grid -> B x size x size x 2, exact for the identity.
+
+    Upsampling the grid itself would clamp it at the borders (half a coarse pixel pulled
+    inwards); the displacement is upsampled instead and added to the fine identity grid.
+    """
+    displacement = (flow - base_grid(flow.shape[1], flow)).permute(0, 3, 1, 2)
+    fine = F.interpolate(displacement, size=(size, size), mode="bilinear", align_corners=False)
+    return fine.permute(0, 2, 3, 1) + base_grid(size, flow)
+
+
 def local_affines(source_rotation: Tensor, driving_rotation: Tensor, scale: Tensor) -> Tensor:
     """B x 2 x 2: how a small patch around a keypoint maps from the driving to the source frame.
 
