@@ -5,10 +5,13 @@ coding) and a real receiver (jitter buffer, render) in one process, joined by tw
 connections over 127.0.0.1 (the SDP is handed over directly: signaling is not on the media
 path). For each model it runs ``--seconds`` of the clip (looping) and reports p50/p95 of every
 stage, from the capture timestamp to the frame ready at the receiver, and the rate on the wire:
-the motion payload (headers included) and the DTLS transport's bytes, which add SCTP and DTLS
-framing (UDP/IP headers excluded), both after the keyframe.
+the motion payload (headers included), the DTLS transport's bytes (SCTP and DTLS framing), and
+every UDP datagram each end sent with its IP/UDP header (:class:`~vid2vid.call.wire.DatagramTap`,
+ICE consent checks included), forward and back, all after the keyframe. ``--pack`` and ``--ack``
+choose the wire settings the call uses (see ``python -m vid2vid.bench.wire`` for all of them).
 
     python -m vid2vid.bench.call_latency --models tiny paper-256 --seconds 20
+    python -m vid2vid.bench.call_latency --models tiny --pack 2 --ack rfc
 
 Sender and receiver share this machine's cores, as they would on one laptop; the figures for a
 model the CPU cannot run in real time show how far behind it falls (the newest frame wins).
@@ -25,8 +28,10 @@ from pathlib import Path
 
 import torch
 
+from vid2vid.bench.wire import ACK_POLICIES
 from vid2vid.call.rtc import IceConfig, connect_in_process, run, wire_bytes
 from vid2vid.call.stats import percentiles
+from vid2vid.call.wire import DatagramTap
 from vid2vid.codec.checkpoint import load_weights
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.receiver.core import ReceiverCore, RenderedFrame
@@ -52,15 +57,18 @@ class _Counter:
         pass
 
 
-async def measure(model: str, clip: Path, seconds: float, engine: str) -> dict:
+async def measure(
+    model: str, clip: Path, seconds: float, engine: str, pack: int = 1, ack: str = "rfc"
+) -> dict:
     loaded = load_weights(None, model)
     runtime = open_runtime(loaded, engine)
     capture = FileCapture(clip, loop=True)
-    pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
+    pipeline = SendPipeline(loaded, runtime, SenderConfig(pack=pack), capture.fps)
     pipeline.warm_up()
     sender_pc, receiver_pc, sending, receiving = await connect_in_process(
-        IceConfig(hosts=("127.0.0.1",))
+        IceConfig(hosts=("127.0.0.1",)), ack=ACK_POLICIES[ack]
     )
+    forward_tap, back_tap = DatagramTap().install(sender_pc), DatagramTap().install(receiver_pc)
     sink = _Counter()
     core = ReceiverCore(loaded, runtime, sink, lambda m: receiving.send("control", m))
     core.warm_up()
@@ -72,6 +80,7 @@ async def measure(model: str, clip: Path, seconds: float, engine: str) -> dict:
     while core.stats.totals.get("keyframes", 0) == 0:  # the keyframe is not the steady rate
         await asyncio.sleep(0.05)
     start_wire, start_back = wire_bytes(sender_pc)[0], wire_bytes(receiver_pc)[0]
+    start_ip = (forward_tap.sent, back_tap.sent)
     start_totals = (dict(session.stats.totals), dict(core.stats.totals))
     skip = {name: len(v) for name, v in session.stats.all_stages.items()}
     skip |= {name: len(v) for name, v in core.stats.all_stages.items()}
@@ -80,6 +89,7 @@ async def measure(model: str, clip: Path, seconds: float, engine: str) -> dict:
     elapsed = time.monotonic() - start
     wire = wire_bytes(sender_pc)[0] - start_wire
     back = wire_bytes(receiver_pc)[0] - start_back
+    forward_ip, back_ip = forward_tap.sent - start_ip[0], back_tap.sent - start_ip[1]
 
     def grew(totals: dict, before: dict, name: str) -> int:
         return totals.get(name, 0) - before.get(name, 0)
@@ -114,6 +124,10 @@ async def measure(model: str, clip: Path, seconds: float, engine: str) -> dict:
         "motion_payload_kbps": motion * 8 / elapsed / 1000,
         "wire_kbps_dtls": wire * 8 / elapsed / 1000,
         "wire_back_kbps_dtls": back * 8 / elapsed / 1000,
+        "pack": pack,
+        "ack": ack,
+        "wire_forward_kbps_ip": forward_ip.kbps(elapsed),
+        "wire_return_kbps_ip": back_ip.kbps(elapsed),
         "keyframe_bytes": pipeline.keyframe_bytes,
         "ms": stages,
     }
@@ -135,6 +149,11 @@ def table(results: list[dict]) -> str:
             f"  motion payload {r['motion_payload_kbps']:.2f} kbit/s, on the wire (DTLS, SCTP "
             f"framing in) {r['wire_kbps_dtls']:.2f} kbit/s, back (SCTP acks) "
             f"{r['wire_back_kbps_dtls']:.2f} kbit/s; keyframe {r['keyframe_bytes']} B"
+        )
+        lines.append(
+            f"  with UDP/IP headers and ICE checks (pack {r['pack']}, {r['ack']} acks): "
+            f"forward {r['wire_forward_kbps_ip']:.2f} kbit/s, "
+            f"return {r['wire_return_kbps_ip']:.2f} kbit/s"
         )
     return "\n".join(lines)
 
@@ -160,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--engine", default="auto", help="runtime engine (default: auto)")
     parser.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        help="motion packets per data-channel message (default: 1; adds (N-1)/fps latency)",
+    )
+    parser.add_argument(
+        "--ack",
+        choices=sorted(ACK_POLICIES),
+        default="rfc",
+        help="SCTP acknowledgements: aiortc (one per packet), rfc (RFC 4960: every second "
+        "packet or 200 ms, what calls use), lazy (every 16th or 500 ms) (default: rfc)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -182,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     async def all_models() -> list[dict]:
-        return [await measure(m, args.clip, args.seconds, args.engine) for m in args.models]
+        return [
+            await measure(m, args.clip, args.seconds, args.engine, args.pack, args.ack)
+            for m in args.models
+        ]
 
     results = run(all_models)
     print(table(results))

@@ -61,6 +61,11 @@ class H264Reference:
 
     def encode(self, bgr: np.ndarray) -> int:
         """Code one ``size x size x 3`` uint8 BGR crop; returns the bytes x264 emitted for it."""
+        return sum(map(len, self.encode_packets(bgr)))
+
+    def encode_packets(self, bgr: np.ndarray) -> list[bytes]:
+        """Code one crop; the Annex B access units x264 emitted for it (what RTP would carry:
+        the wire benchmark packetizes them, ``vid2vid.bench.wire``)."""
         if bgr.shape != (self.size, self.size, 3) or bgr.dtype != np.uint8:
             raise ConfigError(
                 f"x264 reference takes {self.size}x{self.size}x3 uint8 crops, got "
@@ -69,4 +74,4 @@ class H264Reference:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
         frame.pts = self._pts
         self._pts += 1
-        return sum(packet.size for packet in self._codec.encode(frame))
+        return [bytes(packet) for packet in self._codec.encode(frame)]

@@ -179,16 +179,20 @@ def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(main())
 
 
-async def connect_in_process(ice: IceConfig, timeout_s: float = 20.0):
+async def connect_in_process(ice: IceConfig, timeout_s: float = 20.0, ack: Any = "rfc"):
     """A sender and a receiver peer connection in this process, wired without signaling.
 
     For the latency benchmark and tests: the same channels and transports as a real call,
-    the SDP handed over directly. Returns ``(sender_pc, receiver_pc, sending, receiving)``.
+    the SDP handed over directly. ``ack`` is the :class:`~vid2vid.call.sack.DelayedAckPolicy`
+    of both ends (``"rfc"``: the default a call uses; None: aiortc's SACK per packet).
+    Returns ``(sender_pc, receiver_pc, sending, receiving)``.
     """
+    from vid2vid.call.sack import RFC_POLICY
     from vid2vid.call.transport import DataChannelTransport
 
+    policy = RFC_POLICY if ack == "rfc" else ack
     sender_pc, receiver_pc = new_peer_connection(ice), new_peer_connection(ice)
-    sending, receiving = DataChannelTransport(), DataChannelTransport()
+    sending, receiving = DataChannelTransport(policy), DataChannelTransport(policy)
     for channel in create_call_channels(sender_pc):
         sending.attach(channel)
     receiver_pc.on("datachannel", receiving.attach)

@@ -82,6 +82,16 @@ class _CountingTransport:
         return getattr(self._inner, name)
 
 
+def _dtls_of(pc: Any) -> Any:
+    """The (bundled) DTLS transport of ``pc``."""
+    if pc.sctp is not None:
+        return pc.sctp.transport
+    for transceiver in pc.getTransceivers():
+        if transceiver.sender.transport is not None:
+            return transceiver.sender.transport
+    raise ValueError("this peer connection has no transport yet (tap it after the offer/answer)")
+
+
 class DatagramTap:
     """Counts every datagram of one aiortc peer connection's ICE sockets, both ways.
 
@@ -99,8 +109,9 @@ class DatagramTap:
         self._protocols: set[int] = set()
 
     def install(self, pc: Any) -> DatagramTap:
-        """Tap the sockets of ``pc`` (an ``RTCPeerConnection`` with its SCTP transport)."""
-        connection = pc.sctp.transport.transport._connection  # RTCIceTransport's aioice Connection
+        """Tap the sockets of ``pc`` (an ``RTCPeerConnection`` after its offer/answer: data
+        channels, media or both; they share one bundled transport)."""
+        connection = _dtls_of(pc).transport._connection  # RTCIceTransport's aioice Connection
         for protocol in connection._protocols:
             if id(protocol) in self._protocols or getattr(protocol, "transport", None) is None:
                 continue

@@ -1,0 +1,84 @@
+"""Delayed SACKs over two real aiortc peers on 127.0.0.1: fewer acknowledgements, same data.
+
+The datagram tap counts what each end puts on the wire; its seeded loss drops SCTP's datagrams
+in user space (the kernel here has no netem).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vid2vid.call.rtc import IceConfig, connect_in_process
+from vid2vid.call.sack import DelayedAckPolicy, delayed_ack_of
+from vid2vid.call.wire import DatagramTap, seeded_loss
+from vid2vid.errors import ConfigError
+
+LOOPBACK = IceConfig(hosts=("127.0.0.1",))
+MOTION = b"V" + bytes(20)  # a motion-sized message; the channels do not parse it
+
+
+async def _stream(ack, messages: int, loss: float = 0.0, control: int = 0):
+    """Send ``messages`` motion messages (and ``control`` reliable ones) 10 ms apart."""
+    sender_pc, receiver_pc, sending, receiving = await connect_in_process(LOOPBACK, ack=ack)
+    try:
+        forward = DatagramTap(drop=seeded_loss(loss, seed=1)).install(sender_pc)
+        back = DatagramTap(drop=seeded_loss(loss, seed=2)).install(receiver_pc)
+        got = {"motion": [], "control": []}
+        receiving.set_handler(lambda channel, message: got[channel].append(message))
+        for i in range(max(messages, control)):
+            if i < messages:
+                sending.send("motion", MOTION)
+            if i < control:
+                sending.send("control", f"c{i}")
+            await asyncio.sleep(0.01)
+        for _ in range(150):  # reliable data lost near the end waits for a retransmission timer
+            if len(got["control"]) >= control:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.6)  # past the longest SACK delay
+        adapter = delayed_ack_of(receiver_pc.sctp)
+        return got, forward, back, adapter
+    finally:
+        await sender_pc.close()
+        await receiver_pc.close()
+
+
+def test_every_packet_is_acknowledged_without_the_adapter_and_every_second_with_it():
+    got, forward, back, adapter = asyncio.run(_stream(None, 60))
+    assert adapter is None and len(got["motion"]) == 60
+    per_packet = back.sent.datagrams
+    got, forward, back, adapter = asyncio.run(_stream(DelayedAckPolicy(), 60))
+    assert len(got["motion"]) == 60 and adapter is not None
+    delayed = back.sent.datagrams
+    assert per_packet >= 58  # aiortc: one SACK for each of the 60 packets (± consent checks)
+    assert delayed <= 60 // 2 + 4, f"{delayed} datagrams back for 60 packets"
+    assert adapter.sent <= 31 and adapter.deferred >= 29
+
+
+def test_a_longer_delay_acknowledges_less_within_rfc_bounds():
+    got, _, back, adapter = asyncio.run(_stream(DelayedAckPolicy(every=8, delay_ms=500), 60))
+    assert len(got["motion"]) == 60
+    assert back.sent.datagrams <= 60 // 8 + 4
+
+
+def test_data_still_flows_under_loss_both_ways():
+    # 15 % of SCTP's datagrams lost each way: DATA forward, SACKs back.
+    got, forward, back, adapter = asyncio.run(
+        _stream(DelayedAckPolicy(), 100, loss=0.15, control=60)
+    )
+    assert forward.dropped["out"] > 0 and back.dropped["out"] > 0
+    # Reliable, ordered control data: all of it, in order (retransmitted where lost).
+    assert got["control"] == [f"c{i}" for i in range(60)]
+    # Unreliable motion: what was not lost arrives, nothing is retransmitted.
+    assert 60 <= len(got["motion"]) < 100
+    # Gaps are reported at once (for fast retransmit), so loss costs some SACKs, not all.
+    assert adapter.sent < forward.sent.datagrams
+
+
+def test_policy_bounds_follow_rfc_4960():
+    with pytest.raises(ConfigError, match=r"delay_ms must be in \(0, 500\]"):
+        DelayedAckPolicy(delay_ms=600)
+    with pytest.raises(ConfigError, match="every must be >= 1, got 0"):
+        DelayedAckPolicy(every=0)
