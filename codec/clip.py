@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vid2vid.codec.face import CropConfig, FaceTracker
@@ -29,8 +30,11 @@ class FaceClip:
     ``max_frames``) are known before iterating, so callers can size progress bars.
     """
 
-    def __init__(self, path: str | Path, size: int, max_frames: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, size: int, max_frames: int | None = None, *, track: bool = True
+    ) -> None:
         self.path = Path(path)
+        self.track = track
         self._reader = VideoReader(self.path)
         self._size = size
         self._max_frames = max_frames
@@ -44,7 +48,23 @@ class FaceClip:
             for index, frame in enumerate(self._reader):
                 if self._max_frames is not None and index >= self._max_frames:
                     return
+                if not self.track:
+                    yield FaceCrop(index, round(frame.time * 1000), self._as_crop(frame.image))
+                    continue
                 result = tracker.update(frame.image)
                 if result.crop is None:
                     raise InputError(f"no face found in {self.path} at frame {index}")
                 yield FaceCrop(index, round(frame.time * 1000), result.crop)
+
+    def _as_crop(self, image: np.ndarray) -> np.ndarray:
+        """A frame that is already a face crop, resized to the model's size (no tracking)."""
+        height, width = image.shape[:2]
+        if abs(height - width) > 1:
+            raise InputError(
+                f"{self.path} is {width}x{height}: an input taken as a face crop as it is must "
+                "be square (use face tracking instead)"
+            )
+        if (height, width) == (self._size, self._size):
+            return image
+        interpolation = cv2.INTER_AREA if height > self._size else cv2.INTER_CUBIC
+        return cv2.resize(image, (self._size, self._size), interpolation=interpolation)

@@ -14,6 +14,7 @@ Presets:
                  weights in the package and to run the sender on a CPU in real time
 ``lite-256``     the lite family (the shipped default model's): dlib landmarks as motion, a learned
                  2D warp of the keyframe image with inpainting; 1.4 M parameters, CPU-trainable
+``lite-512``     the same networks on 512 px keyframes and output (the shipped default's config)
 ``lite-tiny``    the lite family at 64 px, for tests
 ``tiny``         a few hundred thousand parameters, for tests and CPU demos
 """
@@ -158,6 +159,12 @@ def _lite_256() -> ModelConfig:
     return ModelConfig(name="lite-256", family="lite", num_kp=20, arch=LiteArch())
 
 
+def _lite_512() -> ModelConfig:
+    return ModelConfig(
+        name="lite-512", family="lite", num_kp=20, input_size=512, output_size=512, arch=LiteArch()
+    )
+
+
 def _lite_tiny() -> ModelConfig:
     return ModelConfig(
         name="lite-tiny",
@@ -166,7 +173,10 @@ def _lite_tiny() -> ModelConfig:
         input_size=64,
         output_size=64,
         arch=LiteArch(
-            motion_size=16, motion_channels=(8, 16), generator_size=32, generator_channels=(8, 16, 16)
+            motion_size=16,
+            motion_channels=(8, 16),
+            generator_size=32,
+            generator_channels=(8, 16, 16),
         ),
     )
 
@@ -189,6 +199,7 @@ PRESETS: dict[str, Callable[[], ModelConfig]] = {
     "liveportrait": _liveportrait,
     "small-256": _small_256,
     "lite-256": _lite_256,
+    "lite-512": _lite_512,
     "lite-tiny": _lite_tiny,
     "tiny": _tiny,
 }

@@ -36,6 +36,7 @@ from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
 from vid2vid.codec.stream_stats import AMORTIZE_SECONDS, StreamStats
+from vid2vid.codec.video import VideoWriter
 from vid2vid.codec.wire import layout_for, motion_to_params
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
@@ -65,6 +66,8 @@ class EncodeOptions:
     max_frames: int | None = None
     stream_id: int = 0
     batch: int = 8
+    track: bool = True  # False: the input is already a face crop (--crop none)
+    crop_out: Path | None = None  # write the crops the codec saw (--crop-out)
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,14 @@ class FrameMotion:
 
 @torch.inference_mode()
 def analyse_clip(
-    loaded: LoadedModel, clip: FaceClip, batch: int
+    loaded: LoadedModel, clip: FaceClip, batch: int, *, crop_out: Path | None = None
 ) -> tuple[np.ndarray, list[FrameMotion]]:
-    """The first face crop (the keyframe's image) and every frame's motion (H and Δ)."""
+    """The first face crop (the keyframe's image) and every frame's motion (H and Δ).
+
+    With ``crop_out`` the crops are also written there (x264 lossless, qp 0), so a user can
+    score the decoded video against exactly what went in.
+    """
+    writer: VideoWriter | None = None
     model = loaded.model
     device = next(model.parameters()).device
     layout = layout_for(loaded.config)
@@ -94,6 +102,11 @@ def analyse_clip(
         pending.clear()
 
     for crop in tqdm(clip, total=clip.frame_count, unit="frame", desc="motion"):
+        if crop_out is not None:
+            if writer is None:
+                size = crop.image.shape[1], crop.image.shape[0]
+                writer = VideoWriter(crop_out, clip.fps, size, crf=0)
+            writer.write(crop.image)
         if first is None:
             first = crop.image
         pending.append(crop)
@@ -101,6 +114,8 @@ def analyse_clip(
             flush()
     if pending:
         flush()
+    if writer is not None:
+        writer.close()
     if first is None:
         raise InputError(f"{clip.path} has no frames")
     return first, motions
@@ -219,8 +234,8 @@ def encode_packets(
 def encode(loaded: LoadedModel, options: EncodeOptions) -> StreamStats:
     """Encode the clip to ``options.output``; returns the byte breakdown."""
     layout = layout_for(loaded.config)
-    clip = FaceClip(options.clip, loaded.config.input_size, options.max_frames)
-    first, motions = analyse_clip(loaded, clip, options.batch)
+    clip = FaceClip(options.clip, loaded.config.input_size, options.max_frames, track=options.track)
+    first, motions = analyse_clip(loaded, clip, options.batch, crop_out=options.crop_out)
     keyframe = build_keyframe(loaded, first, options)
     keyframe_bytes = len(encode_keyframe_payload(keyframe))
     quality = choose_quality(motions, layout, options, clip.fps, keyframe_bytes)
@@ -256,6 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-quality", type=int, default=90, help="JPEG/WebP quality 1..100 (default: 90)"
     )
     add_model_arguments(parser)
+    parser.add_argument(
+        "--crop",
+        choices=("track", "none"),
+        default="track",
+        help="track: follow and crop the face (default); none: the input is already a square "
+        "face crop, coded as it is (resized to the model's size)",
+    )
+    parser.add_argument(
+        "--crop-out",
+        type=Path,
+        default=None,
+        help="also write the crops the codec saw to this mp4 (x264 lossless), to score the "
+        "decoded video with your own tools",
+    )
     parser.add_argument("--frames", type=int, default=None, help="encode only the first N frames")
     parser.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
@@ -274,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         image_quality=args.image_quality,
         intra_period_s=args.intra_period,
         max_frames=args.frames,
+        track=args.crop == "track",
+        crop_out=args.crop_out,
     )
     try:
         if args.frames is not None and args.frames < 1:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -218,3 +219,40 @@ def test_receiver_survives_random_and_mutated_packets(stream: Path) -> None:
         frames = decoder.push(data)
         assert all(f.shape == (64, 64, 3) for f in frames)
     assert sum(decoder.report.dropped.values()) > 0
+
+
+def test_crop_none_codes_a_face_crop_as_it_is_and_crop_out_shows_what_went_in(
+    tmp_path: Path,
+) -> None:
+    """A clip that is already a face crop goes in untouched (only resized), and --crop-out
+    writes exactly those frames, so users can score the decoded video with their own tools."""
+    from vid2vid.codec.video import VideoReader, VideoWriter
+
+    crops = [c.image for c in FaceClip(require(DATA / "clips" / "lp_d0.mp4"), 96, 8)]
+    square = tmp_path / "square.mp4"
+    with VideoWriter(square, 25.0, (96, 96), crf=0) as writer:
+        for image in crops:
+            writer.write(image)
+    seen = tmp_path / "seen.mp4"
+    argv = [str(square), "-o", str(tmp_path / "s.v2v"), "--config", "tiny", "--crop", "none"]
+    assert encode_cli.main([*argv, "--crop-out", str(seen)]) == 0
+    with VideoReader(seen) as reader:
+        frames = [f.image for f in reader]
+    assert len(frames) == len(crops) and frames[0].shape == (64, 64, 3)
+    with VideoReader(square) as reader:
+        first = next(iter(reader)).image
+    expected = cv2.resize(first, (64, 64), interpolation=cv2.INTER_AREA)
+    # 4:2:0 chroma costs a few levels; a re-crop or tracking would be tens off.
+    assert np.abs(frames[0].astype(int) - expected).mean() < 4.0
+
+
+def test_crop_none_refuses_a_frame_that_is_not_square(tmp_path: Path, capsys) -> None:
+    argv = [str(require(DATA / "clips" / "lp_d18.mp4")), "-o", str(tmp_path / "s.v2v")]
+    clip = tmp_path / "wide.mp4"
+    from vid2vid.codec.video import VideoWriter
+
+    with VideoWriter(clip, 25.0, (96, 64)) as writer:
+        writer.write(np.zeros((64, 96, 3), np.uint8))
+    argv[0] = str(clip)
+    assert encode_cli.main([*argv, "--config", "tiny", "--crop", "none"]) == 1
+    assert "must be square" in capsys.readouterr().err

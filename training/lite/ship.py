@@ -1,0 +1,137 @@
+"""Ship a lite run's best weights as the package's default model, with its model card.
+
+``python -m vid2vid.training.lite.ship RUN -o codec/weights/default`` copies ``RUN/best`` into the
+shipped config (``lite-512`` by default: the networks run at fixed low resolutions, so weights
+trained on 256 px crops drive 512 px keyframes and output unchanged), and writes
+``MODEL_CARD.md`` from the run's settings, its held-out curve and the training corpus's manifest
+(every source repository, commit and licence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from vid2vid.codec.checkpoint import load_checkpoint, save_checkpoint
+from vid2vid.codec.config import preset
+from vid2vid.errors import ConfigError, Vid2VidError
+
+
+def _sources(manifest: Path) -> list[str]:
+    if not manifest.is_file():
+        return [f"(corpus manifest {manifest} not found when this card was written)"]
+    rows = json.loads(manifest.read_text())
+    repos = Counter(
+        (r["repo"], r.get("commit", "")[:10], r.get("license", "").strip()[:40]) for r in rows
+    )
+    return [
+        f"| {repo} | {commit} | {count} | {licence or '-'} |"
+        for (repo, commit, licence), count in sorted(repos.items())
+    ]
+
+
+def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) -> str:
+    settings = json.loads((run / "run.json").read_text())
+    curve = json.loads((run / "curve.json").read_text())
+    best = max(curve, key=lambda row: row["mean_psnr"])
+    lines = [
+        "# vid2vid default model (lite family)",
+        "",
+        f"- config `{config_name}`, fingerprint `{fingerprint}`; trained as `{settings['model']['name']}` "
+        f"on 256 px crops, step {best['step']}, {best['train_seconds'] / 3600:.2f} h of training "
+        "(2-core CPU unless a GPU continuation is noted below)",
+        "- **motion (sender)**: dlib's 68-point shape predictor on the tracker's crop, a weak-perspective "
+        "pose fit on 15 rigid landmarks (yaw, pitch, roll, scale, translation) and the residuals of 20 "
+        "landmarks (jaw, brows, nose tip, eye lids and corners, lip corners and midpoints) from a "
+        "generic 3D face as the K = 20 deformations: the paper's wire format, no learned weights",
+        "- **decoder (receiver)**: the keyframe image is warped by a flow that a U-Net mixes at 64² "
+        "from 21 hypotheses (identity, and one local first-order motion per keypoint); a second "
+        "U-Net at 128² paints what the warp cannot bring and says where to trust the warp; the blend "
+        "runs at the output size (1.39 M parameters)",
+        "- **loss**: L1 on a 3-level image pyramid of the output plus L1 of the keyframe warped at "
+        f"64² (no perceptual or adversarial term); Adam, lr {settings['lr']}, batch {settings['batch']}",
+        "",
+        "## Data",
+        "",
+        f"Training: the clips of `../shared/data/train/` (steady face segments, tracked and cropped "
+        f"by `vid2vid-prep` at 256 px) except the held-out people: {', '.join(settings['holdout'])}. "
+        "Also scored, never trained on: `../shared/data/clips/` (LivePortrait's example drivers). "
+        "The footage is for research use; see the corpus README for rights. Sources:",
+        "",
+        "| repository | commit | clips | licence of the repository |",
+        "|---|---|---|---|",
+        *_sources(manifest),
+        "",
+        f"## Held-out figures at step {best['step']} (keyframe = first frame of the clip, driving "
+        "frames spread over the clip, 256 px, unquantized motion)",
+        "",
+        "| person (clip) | PSNR dB | frozen keyframe PSNR | landmark px | frozen landmark px |",
+        "|---|---|---|---|---|",
+    ]
+    for s in best["scores"]:
+        lines.append(
+            f"| {s['identity']} | {s['psnr']:.2f} | {s['frozen_psnr']:.2f} | "
+            f"{s['landmark_px']:.2f} | {s['frozen_landmark_px']:.2f} |"
+        )
+    lines += [
+        f"| **mean** | **{best['mean_psnr']:.2f}** | {best['mean_frozen_psnr']:.2f} | "
+        f"**{best['mean_landmark_px']:.2f}** | {best['mean_frozen_landmark_px']:.2f} |",
+        "",
+        "The figures through the real bitstream, with x264 beside them, are in the README "
+        "(`vid2vid-bench`).",
+        "",
+        "## Limits",
+        "",
+        "- The sender needs dlib (the `face` extra) and a face that dlib's predictor can follow: "
+        "profiles beyond about 45° and heavy occlusions break the motion.",
+        "- What the keyframe does not show (teeth, the inside of the mouth, a turned-away cheek) is "
+        "painted at 128² and upsampled: blurry there, sharpest where the keyframe's pixels move.",
+        "- Trained on about 40 people of public research clips, mostly frontal, well lit; "
+        "expect worse on other faces, lighting and cameras.",
+        "- Trained on 256 px targets; at 512 px the same networks move a 512 px keyframe.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ship(run: Path, output: Path, config_name: str, manifest: Path) -> str:
+    best = load_checkpoint(run / "best")
+    config = preset(config_name)
+    if config.family != best.config.family or config.arch != best.config.arch:
+        raise ConfigError(f"{config_name} does not have the architecture of {run / 'best'}")
+    print_ = save_checkpoint(
+        output,
+        config,
+        best.model.state_dict(),
+        trained=True,
+        note=f"shipped from {run.name}: {best.source}",
+    )
+    (output / "MODEL_CARD.md").write_text(model_card(run, config_name, print_, manifest))
+    return print_
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m vid2vid.training.lite.ship", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("run", type=Path, help="a vid2vid-train-lite run folder")
+    parser.add_argument("-o", "--output", type=Path, default=Path("codec/weights/default"))
+    parser.add_argument(
+        "--config", default="lite-512", help="the shipped config (default: lite-512)"
+    )
+    parser.add_argument("--manifest", type=Path, default=Path("../shared/data/train/manifest.json"))
+    args = parser.parse_args(argv)
+    try:
+        print_ = ship(args.run, args.output, args.config, args.manifest)
+    except Vid2VidError as exc:
+        print(f"ship: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({args.config}, fingerprint {print_}) and its MODEL_CARD.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
