@@ -11,9 +11,10 @@ line, which the rate limit then bounds. Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 #: Kinds of record tracked at once; past this, stale kinds are forgotten and the rest share one.
@@ -41,6 +42,15 @@ class RateLimitFilter(logging.Filter):
         self.suppressed_total = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # One decision per record, however many handlers share this filter.
+        decided = getattr(record, "_vid2vid_passed", None)
+        if decided is not None:
+            return decided
+        passed = self._decide(record)
+        record._vid2vid_passed = passed
+        return passed
+
+    def _decide(self, record: logging.LogRecord) -> bool:
         now = self.clock()
         key = (record.name, str(record.msg))
         kind = self._kinds.get(key)
@@ -87,18 +97,22 @@ class BadRequestFilter(logging.Filter):
         return True
 
 
-def limit_repeats(interval_s: float = 10.0, burst: int = 5) -> RateLimitFilter:
-    """Rate-limit every handler of the root logger (call after ``logging.basicConfig``) and
-    make aiohttp's malformed-request tracebacks one line. Idempotent; returns the filter."""
-    root = logging.getLogger()
+@contextlib.contextmanager
+def repeats_limited(interval_s: float = 10.0, burst: int = 5) -> Iterator[RateLimitFilter]:
+    """While inside: every handler of the root logger passes at most ``burst`` records of a
+    kind per ``interval_s``, and aiohttp's malformed-request tracebacks are one line. A
+    command wraps its run in it (after ``logging.basicConfig``); on the way out the filters
+    go, so a test that calls ``main()`` leaves the test runner's logging as it was."""
+    limiter = RateLimitFilter(interval_s, burst)
+    bad_requests = BadRequestFilter()
     server = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, BadRequestFilter) for f in server.filters):
-        server.addFilter(BadRequestFilter())
-    limiter = next(
-        (f for h in root.handlers for f in h.filters if isinstance(f, RateLimitFilter)), None
-    )
-    limiter = limiter or RateLimitFilter(interval_s, burst)
-    for handler in root.handlers:
-        if limiter not in handler.filters:
-            handler.addFilter(limiter)
-    return limiter
+    handlers = list(logging.getLogger().handlers)
+    server.addFilter(bad_requests)
+    for handler in handlers:
+        handler.addFilter(limiter)
+    try:
+        yield limiter
+    finally:
+        server.removeFilter(bad_requests)
+        for handler in handlers:
+            handler.removeFilter(limiter)

@@ -1,11 +1,20 @@
 """The receiver's side of the call: signaling, the sender's peer connection, browser viewers.
 
-The receiver answers the sender's offer (a newer offer replaces the call in progress: the
-sender restarted or rejoined) and feeds both data channels to its
-:class:`~vid2vid.receiver.core.ReceiverCore`. A viewer (the browser page, ``--serve``) offers
-with a receive-only video transceiver and a "control" channel: the answer carries the rebuilt
-video, the channel brings free-view messages and takes the stats once a second. When the
-signaling server goes away the call goes on and the receiver rejoins
+The receiver is in a call with one sender at a time and answers only that sender's offers: its
+renegotiation (same peer id), or its rejoin after a signaling reconnect (a new peer id, but the
+call key of its first offer, which only the two ends know: signals are relayed point to point).
+Any other sender-role peer that offers gets ``{"busy": true}`` and waits in a queue; when the
+call ends (bye, ICE failure, or the heartbeat finds the sender silent) the queued senders get
+``{"offer-request": true}`` and the first offer takes the call. So another member of the room
+can neither take over a call in progress nor stall it.
+
+Both data channels go to :class:`~vid2vid.receiver.core.ReceiverCore` through a
+:class:`~vid2vid.call.heartbeat.HeartbeatTransport`: a sender that says nothing for the
+heartbeat timeout is dropped, and the core holds the last frame and says "reconnecting" until
+a new call brings a keyframe. A viewer (the browser page, ``--serve``) offers with a
+receive-only video transceiver and a "control" channel: the answer carries the rebuilt video,
+the channel brings free-view messages and takes the stats once a second. When the signaling
+server goes away the call goes on and the receiver rejoins
 (:func:`~vid2vid.call.peers.stay_in_room`).
 """
 
@@ -13,9 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from vid2vid.call import control
+from vid2vid.call.heartbeat import HeartbeatConfig, HeartbeatTransport
 from vid2vid.call.media import LatestFrameTrack
 from vid2vid.call.peers import SignalingOptions, Viewers, close_peer, stay_in_room
 from vid2vid.call.rtc import (
@@ -33,6 +46,26 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ReceiverApp", "SignalingOptions"]
 
+#: Senders waiting for the call at most (more are refused without a place in the queue).
+MAX_WAITING = 16
+#: Longest call key kept (the sender makes 22 characters).
+MAX_CALL_KEY = 64
+
+
+@dataclass
+class _SenderCall:
+    """The call in progress: who, over what, and the key its offers carry."""
+
+    peer_id: str
+    pc: Any
+    transport: HeartbeatTransport
+    key: str | None
+
+
+def _call_key(data: dict[str, Any]) -> str | None:
+    key = data.get("call")
+    return key[:MAX_CALL_KEY] if isinstance(key, str) and key else None
+
 
 class ReceiverApp:
     """Runs the core and keeps it reachable; ``once`` ends after the sender's stream ends."""
@@ -44,13 +77,16 @@ class ReceiverApp:
         ice: IceConfig,
         track: LatestFrameTrack | None = None,
         once: bool = False,
+        heartbeat: HeartbeatConfig | None = None,
     ) -> None:
         self.core = core
         self.signaling = signaling
         self.ice = ice
         self.once = once
+        self.heartbeat = heartbeat or HeartbeatConfig()
         self.viewers = Viewers(ice, core.snapshot, track, self._on_viewer_control)
-        self._sender: tuple[str, object, DataChannelTransport] | None = None
+        self._sender: _SenderCall | None = None
+        self._waiting: list[str] = []  # senders told "busy", oldest first
         self._client = None
 
     def _on_viewer_control(self, message: control.Control) -> None:
@@ -101,70 +137,127 @@ class ReceiverApp:
         """Say bye to the sender and close the connections."""
         if self._client is not None and not self._client.closed and self._sender is not None:
             with contextlib.suppress(SignalingError):
-                await self._client.send(self._sender[0], {"bye": True})
+                await self._client.send(self._sender.peer_id, {"bye": True})
         if self._sender is not None:
-            await self._drop(self._sender[0])
+            await self._drop(self._sender.peer_id, invite=False)
         await self.viewers.close()
         if self._client is not None:
             await self._client.close()
 
+    @property
+    def sender_id(self) -> str | None:
+        """The peer id of the sender in the call, if any."""
+        return self._sender.peer_id if self._sender is not None else None
+
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        """Senders told "busy", in the order they will be asked to offer."""
+        return tuple(self._waiting)
+
     async def _on_message(self, client, message) -> None:
         peer_id, data = message.peer_id, message.data
         if message.type == "peer-left":
+            if peer_id in self._waiting:
+                self._waiting.remove(peer_id)
             sender = self._sender
             if (
                 sender is not None
-                and sender[0] == peer_id
-                and sender[1].connectionState == "connected"
+                and sender.peer_id == peer_id
+                and sender.pc.connectionState == "connected"
             ):
                 # Gone from signaling, not necessarily from the call (the server may have
-                # restarted): the call goes on until the sender says bye or ICE fails.
+                # restarted): the call goes on until the sender says bye, ICE fails or the
+                # heartbeat finds it silent.
                 log.info("sender %s left signaling; the call goes on while connected", peer_id)
             else:
                 await self._drop(peer_id)
         elif message.type != "signal":
             return
         elif data.get("bye"):
+            if peer_id == self.sender_id:
+                self.core.sender_left()
             await self._drop(peer_id)
         elif is_sdp(data, "offer") and message.role == "sender":
-            await client.send(peer_id, await self._answer_sender(peer_id, data))
+            if self._may_take_the_call(peer_id, data):
+                await client.send(peer_id, await self._answer_sender(peer_id, data))
+            else:
+                await self._refuse_busy(client, peer_id)
         elif is_sdp(data, "offer") and message.role == "viewer":
             await client.send(peer_id, await self.viewers.answer(peer_id, data))
         elif "candidate" in data:
             pc = self.viewers.peer(peer_id)
-            if pc is None and self._sender is not None and self._sender[0] == peer_id:
-                pc = self._sender[1]
+            if pc is None and self._sender is not None and self._sender.peer_id == peer_id:
+                pc = self._sender.pc
             if pc is not None:
                 await add_remote_candidate(pc, data)
 
+    def _may_take_the_call(self, peer_id: str, data: dict[str, Any]) -> bool:
+        """No call, the same sender renegotiating, or the same sender under a new peer id."""
+        sender = self._sender
+        if sender is None or sender.peer_id == peer_id:
+            return True
+        key = _call_key(data)
+        return (
+            key is not None
+            and sender.key is not None
+            and hmac.compare_digest(key.encode(), sender.key.encode())
+        )
+
+    async def _refuse_busy(self, client, peer_id: str) -> None:
+        log.info("sender %s offered while in a call with %s: busy", peer_id, self.sender_id)
+        if peer_id not in self._waiting and len(self._waiting) < MAX_WAITING:
+            self._waiting.append(peer_id)
+        await client.send(peer_id, {"busy": True})
+
     async def _answer_sender(self, peer_id: str, data: dict) -> dict:
         if self._sender is not None:
-            log.info(
-                "a new offer from sender %s replaces the call with %s", peer_id, self._sender[0]
-            )
-            await self._drop(self._sender[0])
+            self.core.hold(f"sender {peer_id} renegotiates the call")
+            await self._drop(self._sender.peer_id, invite=False)
+        if peer_id in self._waiting:
+            self._waiting.remove(peer_id)
         pc = new_peer_connection(self.ice)
-        transport = DataChannelTransport()
+        channels = DataChannelTransport()
+        transport = HeartbeatTransport(
+            channels, self.heartbeat, lambda: self._on_silent(peer_id, pc)
+        )
         transport.set_handler(self.core.on_message)
         self.core.reset_stream()
         self.core.send_control = lambda message: transport.send("control", message)
-        self._sender = (peer_id, pc, transport)
-        pc.on("datachannel", transport.attach)
+        self._sender = _SenderCall(peer_id, pc, transport, _call_key(data))
+        pc.on("datachannel", channels.attach)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             log.info("sender %s: %s", peer_id, pc.connectionState)
-            current = self._sender is not None and self._sender[1] is pc
+            current = self._sender is not None and self._sender.pc is pc
             if pc.connectionState in ("failed", "closed") and current:
+                self.core.hold(f"the connection to sender {peer_id} {pc.connectionState}")
                 await self._drop(peer_id)
 
         return await accept_offer(pc, data)
 
-    async def _drop(self, peer_id: str) -> None:
+    def _on_silent(self, peer_id: str, pc: Any) -> None:
+        if self._sender is None or self._sender.pc is not pc:
+            return
+        self.core.hold(f"sender {peer_id} went silent")
+        asyncio.get_running_loop().create_task(self._drop(peer_id), name="drop-silent")
+
+    async def _drop(self, peer_id: str, invite: bool = True) -> None:
         await self.viewers.drop(peer_id)
-        if self._sender is not None and self._sender[0] == peer_id:
-            _, pc, transport = self._sender
-            self._sender = None
-            transport.close()
+        if self._sender is not None and self._sender.peer_id == peer_id:
+            call, self._sender = self._sender, None
+            call.transport.close()
             self.core.send_control = lambda message: None
-            await close_peer(pc)
+            await close_peer(call.pc)
+            if invite:
+                await self._invite_waiting()
+
+    async def _invite_waiting(self) -> None:
+        """The call is free: ask every waiting sender to offer again; the first one wins."""
+        client, waiting = self._client, list(self._waiting)
+        if client is None or client.closed or not waiting:
+            return
+        log.info("the call is free: asking %d waiting sender(s) to offer", len(waiting))
+        for peer_id in waiting:
+            with contextlib.suppress(SignalingError):
+                await client.send(peer_id, {"offer-request": True})

@@ -15,15 +15,18 @@ from vid2vid.call.cli import (
     setup_logging,
 )
 from vid2vid.call.control import MAX_VIEW_DEGREES, View
+from vid2vid.call.heartbeat import HeartbeatConfig, add_heartbeat_argument
 from vid2vid.call.media import LatestFrameTrack
 from vid2vid.call.rtc import run
 from vid2vid.call.stats import percentiles
 from vid2vid.codec.cli_args import add_view_arguments
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import ConfigError, Vid2VidError
+from vid2vid.logs import repeats_limited
 from vid2vid.receiver.app import ReceiverApp, SignalingOptions
 from vid2vid.receiver.core import ReceiverCore
 from vid2vid.receiver.sinks import FileSink, Sinks, TrackSink, WindowSink
+from vid2vid.signaling.credentials import add_secret_file_arguments, resolve_secret_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit when the sender's stream ends (a file without --loop)",
     )
     add_common_arguments(parser)
+    add_secret_file_arguments(parser)
+    add_heartbeat_argument(parser)
     add_view_arguments(parser)
     parser.add_argument(
         "--jitter-ms",
@@ -62,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 async def _print_stats(core: ReceiverCore) -> None:
     while True:
         await asyncio.sleep(1.0)
-        print(f"recv {core.stats.line()}", file=sys.stderr)
+        print(f"recv {core.call_state} {core.stats.line()}", file=sys.stderr)
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def _main(args: argparse.Namespace, heartbeat: HeartbeatConfig) -> int:
     loaded = load_model(args, "vid2vid-recv")
     runtime = open_runtime(loaded, args.engine, args.device)
     sinks: list = []
@@ -83,7 +88,12 @@ async def _main(args: argparse.Namespace) -> int:
     core.set_view(View(args.yaw, args.pitch, args.roll))
     await asyncio.get_running_loop().run_in_executor(None, core.warm_up)
     app = ReceiverApp(
-        core, SignalingOptions(args.peer, args.room, args.token), ice_config(args), track, args.once
+        core,
+        SignalingOptions(args.peer, args.room, args.token),
+        ice_config(args),
+        track,
+        args.once,
+        heartbeat,
     )
     cancel_on_signals()
     stats = asyncio.create_task(_print_stats(core)) if args.stats else None
@@ -108,6 +118,11 @@ async def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    with repeats_limited():  # what peers do wrong is logged at a bounded rate
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if not (args.show or args.out or args.serve):
             raise ConfigError("choose at least one of --show, --out and --serve")
@@ -116,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--{name} must be within ±{MAX_VIEW_DEGREES:g} degrees")
         if not 16 <= args.serve_size <= 2048 or args.serve_size % 2:
             raise ConfigError(f"--serve-size must be even and in 16..2048, got {args.serve_size}")
-        return run(lambda: _main(args))
+        resolve_secret_arguments(args)
+        heartbeat = HeartbeatConfig.with_timeout(args.peer_timeout)
+        return run(lambda: _main(args, heartbeat))
     except Vid2VidError as exc:
         print(f"vid2vid-recv: error: {exc}", file=sys.stderr)
         return 1

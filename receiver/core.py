@@ -151,11 +151,12 @@ class ReceiverCore:
         self._clock = PeerClock()
         self.ended.clear()
 
-    def lost_sender(self) -> None:
-        """The sender fell silent or its connection failed: hold the last frame, say so."""
+    def hold(self, reason: str) -> None:
+        """The call broke (``reason``): hold the last frame and say "reconnecting" until the
+        next keyframe is loaded. Before the first keyframe there is nothing to hold."""
         if self.call_state == "live":
-            log.warning("the sender went silent: holding the last frame, reconnecting")
-        self.call_state = "reconnecting" if self.call_state != "waiting" else "waiting"
+            log.warning("%s: holding the last frame, reconnecting", reason)
+            self.call_state = "reconnecting"
 
     def sender_left(self) -> None:
         """The sender said bye: the call is over until another one offers."""

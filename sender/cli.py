@@ -14,15 +14,18 @@ from vid2vid.call.cli import (
     load_model,
     setup_logging,
 )
+from vid2vid.call.heartbeat import HeartbeatConfig, add_heartbeat_argument
 from vid2vid.call.rtc import run
 from vid2vid.codec.cli_args import add_coding_arguments
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import Vid2VidError
+from vid2vid.logs import repeats_limited
 from vid2vid.sender.app import SenderApp, SignalingOptions
 from vid2vid.sender.capture import open_capture
 from vid2vid.sender.h264_reference import FLOOR_CRF
 from vid2vid.sender.pipeline import SenderConfig, SendPipeline
 from vid2vid.sender.session import SenderSession
+from vid2vid.signaling.credentials import add_secret_file_arguments, resolve_secret_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--loop", action="store_true", help="play --video again and again")
     add_common_arguments(parser)
+    add_secret_file_arguments(parser)
+    add_heartbeat_argument(parser)
     add_coding_arguments(parser)
     parser.add_argument(
         "--preview",
@@ -69,7 +74,7 @@ async def _print_stats(session: SenderSession) -> None:
         print(f"send {session.stats.line()} | receivers {session.peer_count}", file=sys.stderr)
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def _main(args: argparse.Namespace, heartbeat: HeartbeatConfig) -> int:
     capture = open_capture(args.camera, args.video, args.loop)
     loaded = load_model(args, "vid2vid-send")
     runtime = open_runtime(loaded, args.engine, args.device)
@@ -85,7 +90,11 @@ async def _main(args: argparse.Namespace) -> int:
     await asyncio.get_running_loop().run_in_executor(None, pipeline.warm_up)
     session = SenderSession(pipeline, capture)
     app = SenderApp(
-        session, SignalingOptions(args.peer, args.room, args.token), ice_config(args), args.preview
+        session,
+        SignalingOptions(args.peer, args.room, args.token),
+        ice_config(args),
+        args.preview,
+        heartbeat,
     )
     stats = asyncio.create_task(_print_stats(session)) if args.stats else None
     cancel_on_signals()
@@ -104,11 +113,18 @@ async def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    with repeats_limited():  # what peers do wrong is logged at a bounded rate
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.loop and args.video is None:
         print("vid2vid-send: error: --loop needs --video", file=sys.stderr)
         return 2
     try:
-        return run(lambda: _main(args))
+        resolve_secret_arguments(args)
+        heartbeat = HeartbeatConfig.with_timeout(args.peer_timeout)
+        return run(lambda: _main(args, heartbeat))
     except Vid2VidError as exc:
         print(f"vid2vid-send: error: {exc}", file=sys.stderr)
         return 1

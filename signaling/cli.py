@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from vid2vid.errors import Vid2VidError
-from vid2vid.logs import limit_repeats
+from vid2vid.logs import repeats_limited
 from vid2vid.signaling.config import SignalingConfig, parse_room_token
 from vid2vid.signaling.credentials import SecretSource, resolve_secret
 from vid2vid.signaling.server import create_app
@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    limit_repeats()  # a client must not be able to write the log at its own rate
+    with repeats_limited():  # a client must not write the log at its own rate
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         config = SignalingConfig(
             host=args.host,

@@ -45,3 +45,25 @@ def test_aiohttp_bad_request_traceback_becomes_one_line() -> None:
     assert record.getMessage() == (
         "malformed HTTP request from 127.0.0.1: Invalid character in Content-Length:"
     )
+
+
+def test_repeats_limited_filters_only_inside_and_bounds_a_flood() -> None:
+    import io
+
+    from vid2vid.logs import repeats_limited
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    log = logging.getLogger("vid2vid.test.flood")
+    try:
+        with repeats_limited(burst=3):
+            for i in range(1000):
+                log.warning("dropped a packet: %d", i)
+        assert stream.getvalue().count("dropped a packet") == 3
+        log.warning("after: %d", 1)  # outside, nothing is filtered
+        assert not handler.filters
+    finally:
+        root.removeHandler(handler)
+    assert "after: 1" in stream.getvalue()

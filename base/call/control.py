@@ -11,6 +11,7 @@ ends spell the types the same way.
     receiver -> sender    {"type":"intra-request"}             a predicted packet lacks its intra
     viewer   -> receiver  {"type":"view","yaw":deg,"pitch":deg,"roll":deg}
     either   -> viewer    {"type":"stats", …}                   once a second
+    sender  <-> receiver  {"type":"heartbeat"}                 once a second (call.heartbeat)
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class IntraRequest:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """Says "still here": a peer silent for longer than the heartbeat timeout is dropped."""
+
+
+@dataclass(frozen=True)
 class View:
     yaw: float = 0.0
     pitch: float = 0.0
@@ -63,7 +69,7 @@ class Stats:
     values: dict[str, Any]
 
 
-Control = Hello | End | KeyframeRequest | IntraRequest | View | Stats
+Control = Hello | End | KeyframeRequest | IntraRequest | Heartbeat | View | Stats
 
 
 def _number(value: Any, low: float, high: float) -> float | None:
@@ -98,6 +104,8 @@ def parse_control(message: str | bytes) -> Control | None:
         return IntraRequest()
     if kind == "end":
         return End()
+    if kind == "heartbeat":
+        return Heartbeat()
     if kind == "view":
         angles = [
             _number(data.get(k, 0.0), -MAX_VIEW_DEGREES, MAX_VIEW_DEGREES)
@@ -134,6 +142,10 @@ def keyframe_request_message() -> str:
 
 def intra_request_message() -> str:
     return json.dumps({"type": "intra-request"})
+
+
+def heartbeat_message() -> str:
+    return json.dumps({"type": "heartbeat"})
 
 
 def view_message(yaw: float, pitch: float, roll: float) -> str:
