@@ -107,3 +107,28 @@ def test_reset_forgets_the_old_face_and_voids_its_pending_load(tiny):
             await asyncio.gather(render, return_exceptions=True)
 
     asyncio.run(asyncio.wait_for(run(), 10))
+
+
+def test_a_flood_of_bad_packets_is_counted_and_logged_at_a_bounded_rate(tiny):
+    """One log line per bad packet let a peer fill the disk; the commands run under
+    ``repeats_limited``: every packet is counted, a handful are logged."""
+    import io
+    import logging
+
+    from vid2vid.logs import repeats_limited
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    core = _core(tiny)
+    try:
+        with repeats_limited():
+            for i in range(2000):
+                core.on_message("motion", b"X" + bytes([i % 256]) * 20)  # not our magic
+                core.on_message("control", "{not json" + str(i))
+    finally:
+        root.removeHandler(handler)
+    totals = core.stats.totals
+    assert totals.get("malformed") == 2000
+    assert len(stream.getvalue().splitlines()) <= 10, stream.getvalue()
