@@ -179,6 +179,16 @@ def train(args: argparse.Namespace) -> int:
     if settings_file.is_file():
         settings = json.loads(settings_file.read_text())
         config = config_from_dict(settings["model"])
+        # A continuation elsewhere (a GPU machine) reads the same clips from another folder,
+        # and may take a larger batch; both changes are recorded in run.json.
+        for key, value in (("data", args.data), ("batch", args.batch)):
+            if value is not None and value != settings[key]:
+                settings.setdefault("changes", []).append({"key": key, "value": str(value)})
+                settings[key] = str(value) if key == "data" else value
+        for i, path in enumerate(args.eval_data):
+            if i < len(settings["eval_data"]):
+                settings["eval_data"][i] = str(path)
+        settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     else:
         config = preset(args.config)
         settings = {
@@ -186,7 +196,7 @@ def train(args: argparse.Namespace) -> int:
             "data": str(args.data),
             "holdout": args.holdout,
             "eval_data": [str(p) for p in args.eval_data],
-            "batch": args.batch,
+            "batch": args.batch or 8,
             "lr": args.lr,
             "seed": args.seed,
         }
@@ -197,6 +207,9 @@ def train(args: argparse.Namespace) -> int:
     train_frames, held, _ = split_clips(Path(settings["data"]), list(settings["holdout"]))
     evaluation = [held] if held is not None else []
     for extra in settings["eval_data"]:
+        if not Path(extra).is_dir():  # a continuation elsewhere may not carry it
+            log.warning("evaluation data %s is not here; scoring the held-out people only", extra)
+            continue
         index = read_index(extra)
         add_landmarks(Path(extra), index)
         evaluation.append(ClipFrames(Path(extra), index, index.clips))
@@ -304,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="another dataset scored whole (repeatable)",
     )
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--batch", type=int, default=None, help="pairs per step (default: 8, or the run's)"
+    )
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -70,3 +70,30 @@ def test_only_lite_configs_train_here(data, tmp_path, capsys) -> None:
     )
     assert code == 1
     assert "lite family" in capsys.readouterr().err
+
+
+def test_gpu_recipe_continues_a_run_from_a_packed_copy_of_its_data(data, tmp_path) -> None:
+    """The prepared GPU continuation, run here on the CPU: a packed (thinned) copy of the data,
+    a copy of the run, a time budget; the continued run resumes where the first one stopped."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vid2vid.training.lite import pack
+
+    run = tmp_path / "run"
+    assert _run(data, run, "--steps", "4") == 0
+    packed = tmp_path / "packed"
+    assert pack.main([str(data), str(packed), "--max-mb", "0.05"]) == 0
+    assert read_index(packed).settings["packed_stride"] > 1
+    out = tmp_path / "continued"
+    script = Path(__file__).parents[3] / "training" / "recipes" / "lite-gpu.sh"
+    env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "BATCH": "2"}
+    subprocess.run(
+        ["bash", str(script), str(run), str(packed), str(out), "0.02"], env=env, check=True
+    )
+    steps = [row["step"] for row in json.loads((out / "curve.json").read_text())]
+    assert steps[0] == 4 and steps[-1] > 4
+    assert load_checkpoint(out / "latest").trained
+    assert json.loads((out / "run.json").read_text())["changes"]  # data and batch changed

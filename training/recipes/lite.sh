@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The recipe of vid2vid's default model (lite family), on the project's own 2-core CPUs.
+#
+# Run from the repository root; run it again to continue where it stopped: prep skips finished
+# videos and landmarks, training resumes from RUN/state.pt (written every 5 minutes).
+# Data stays outside git (DATA, EVAL); the run writes RUN/best (the weights to ship),
+# RUN/curve.json + curve.png (held-out PSNR and landmark distance against steps).
+#   nohup nice -n 10 training/recipes/lite.sh > lite.log 2>&1 &     # hours, in the background
+#   python -m vid2vid.training.lite.ship RUN -o codec/weights/default  # ship the best weights
+set -euo pipefail
+
+SHARED=${SHARED:-../shared/data}
+DATA=${DATA:-../data/train-256}
+EVAL=${EVAL:-../data/clips-256}
+RUN=${RUN:-../runs/lite-256}
+# Whole people held out (each appears in one clip only; see $SHARED/train/README.md).
+HELD_OUT=(IP_LAP__test__template_video__129 styletalk__samples__source_video__video__KristiNoem
+          video-retalking__examples__face__3 Talking-Face_PC-AVS__misc__Pose_Source__741400163)
+
+vid2vid-prep "$SHARED/train" -o "$DATA" --size 256 --quiet
+vid2vid-prep "$SHARED/clips" -o "$EVAL" --size 256 --quiet
+
+args=()
+for id in "${HELD_OUT[@]}"; do args+=(--holdout "$id"); done
+exec vid2vid-train-lite --data "$DATA" --eval-data "$EVAL" -o "$RUN" "${args[@]}" \
+    --eval-minutes "${EVAL_MINUTES:-10}" ${MINUTES:+--minutes "$MINUTES"}
