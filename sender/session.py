@@ -25,6 +25,7 @@ from vid2vid.call.pack import PackingTransport
 from vid2vid.call.queue import LatestQueue, QueueClosed
 from vid2vid.call.stats import CallStats, age_ms
 from vid2vid.call.transport import Channel, Message, PacketTransport
+from vid2vid.call.wire import RateMeter
 from vid2vid.sender.capture import Capture, CapturedFrame
 from vid2vid.sender.pipeline import FrameResult, SendPipeline
 
@@ -55,6 +56,7 @@ class SenderSession:
         #: Called with every captured frame on the event loop (the --preview track).
         self.frame_listeners: list[Callable[[CapturedFrame], None]] = []
         self.ended = asyncio.Event()
+        self._wire_meters = (RateMeter(), RateMeter())
 
     # -- receivers -----------------------------------------------------------------------------
     def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
@@ -195,4 +197,18 @@ class SenderSession:
             "h264_kbps": None if source is None else self.stats.kbps("h264"),
             "h264_source": source
             or "not measured: start vid2vid-send with --h264-crf or --preview",
+            **self._wire_kbps(),
         }
+
+    def _wire_kbps(self) -> dict[str, float | None]:
+        """What the calls cost on the wire (IP/UDP in) since the last snapshot, to all
+        receivers and back from them; None until two readings exist."""
+        sent = received = 0
+        for peer in self._peers.values():
+            counts = getattr(peer.transport, "wire", lambda: None)()
+            if counts is not None:
+                sent += counts[0].ip_bytes
+                received += counts[1].ip_bytes
+        now = time.monotonic()
+        forward, back = self._wire_meters
+        return {"wire_kbps": forward.kbps(sent, now), "wire_return_kbps": back.kbps(received, now)}

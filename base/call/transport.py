@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 from vid2vid.call.pack import PackInbox
 from vid2vid.call.sack import RFC_POLICY, DelayedAckPolicy, install_delayed_ack
+from vid2vid.call.wire import WireCount, dtls_counts
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,14 @@ class DataChannelTransport:
 
     def set_handler(self, handler: MessageHandler) -> None:
         self._handler = handler
+
+    def wire(self) -> tuple[WireCount, WireCount] | None:
+        """(sent, received) on the wire so far, IP/UDP headers in; None before a channel."""
+        channel = next(iter(self._channels.values()), None)
+        dtls = getattr(getattr(channel, "transport", None), "transport", None)
+        if dtls is None or not hasattr(dtls, "_get_stats"):
+            return None
+        return dtls_counts(dtls)
 
     def send(self, channel: Channel, message: Message) -> bool:
         target = self._channels.get(channel)

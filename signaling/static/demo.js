@@ -33,6 +33,7 @@
     view: { yaw: 0, pitch: 0, roll: 0 },
     viewMessagesSent: 0,
     history: [], // {t, motion, h264}
+    pageWire: null, // {inKbps, outKbps}: this page's own transports, from getStats
     errors: [],
   };
 
@@ -262,6 +263,11 @@
     const r = state.receiverStats || {};
     const s = state.senderStats || {};
     $("fig-kbps").textContent = fmt(r.motion_kbps ?? s.motion_kbps, 2);
+    $("fig-wire").textContent =
+      num(s.wire_kbps) === null ? "–" : `${fmt(s.wire_kbps, 2)} / ${fmt(s.wire_return_kbps, 2)} kbit/s`;
+    $("fig-page-wire").textContent = state.pageWire
+      ? `${fmt(state.pageWire.inKbps, 1)} / ${fmt(state.pageWire.outKbps, 1)} kbit/s`
+      : "–";
     $("fig-keyframe").textContent = bytes(r.keyframe_bytes ?? s.keyframe_bytes);
     $("fig-fps").textContent = fmt(r.fps);
     $("fig-latency").textContent =
@@ -360,8 +366,39 @@
     video.requestVideoFrameCallback(onFrame);
   }
 
+  // Bytes on this page's transports (DTLS: what the peers' SCTP, RTP and RTCP cost), plus
+  // 28 bytes of UDP/IPv4 header per packet where the browser counts packets.
+  const IP_UDP_HEADER = 28;
+  let lastTransport = null;
+  async function pollWire() {
+    let inBytes = 0;
+    let outBytes = 0;
+    for (const peer of peers.values()) {
+      try {
+        const report = await peer.pc.getStats();
+        report.forEach((s) => {
+          if (s.type !== "transport") return;
+          inBytes += (s.bytesReceived || 0) + IP_UDP_HEADER * (s.packetsReceived || 0);
+          outBytes += (s.bytesSent || 0) + IP_UDP_HEADER * (s.packetsSent || 0);
+        });
+      } catch (err) {
+        logError(`getStats: ${err}`);
+      }
+    }
+    const now = performance.now();
+    if (lastTransport && now > lastTransport.t && inBytes >= lastTransport.inBytes) {
+      const seconds = (now - lastTransport.t) / 1000;
+      state.pageWire = {
+        inKbps: ((inBytes - lastTransport.inBytes) * 8) / seconds / 1000,
+        outKbps: (Math.max(0, outBytes - lastTransport.outBytes) * 8) / seconds / 1000,
+      };
+    }
+    lastTransport = { t: now, inBytes, outBytes };
+  }
+
   let lastInbound = null;
   async function pollBrowserStats() {
+    await pollWire();
     const now = performance.now();
     while (frameTimes.length && frameTimes[0] < now - 1000) frameTimes.shift();
     state.browserFps = frameTimes.length;
@@ -440,6 +477,7 @@
     get framesDecoded() { return state.framesDecoded; },
     get browserFps() { return state.browserFps; },
     get browserLegMs() { return state.browserLegMs; },
+    get pageWire() { return state.pageWire && { ...state.pageWire }; },
     get lastStats() { return state.receiverStats && { ...state.receiverStats }; },
     get lastSenderStats() { return state.senderStats && { ...state.senderStats }; },
     get statsReceived() { return state.statsReceived; },

@@ -166,7 +166,10 @@ def samples(page: Any, count: int, gap_s: float, size: int = 48) -> list[list[fl
 
 
 def figures(page: Any) -> dict[str, str]:
-    ids = ["kbps", "keyframe", "fps", "browser-fps", "latency", "browser-leg", "h264", "frames"]
+    ids = [
+        "kbps", "keyframe", "fps", "browser-fps", "latency", "browser-leg", "h264", "frames",
+        "wire", "page-wire",
+    ]  # fmt: skip
     return {i: page.inner_text(f"#fig-{i}") for i in ids} | {
         "h264-source": page.inner_text("#fig-h264-source")
     }

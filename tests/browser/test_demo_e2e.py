@@ -89,6 +89,9 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     assert result["figures_after"]["frames"] != result["figures_before"]["frames"]
     assert re.fullmatch(r"\d+ / \d+ ms", result["figures_after"]["latency"])
     assert re.fullmatch(r"[\d.]+", result["figures_after"]["kbps"])
+    # Wire kbit/s beside the payload: the call's (sender's count) and this page's (getStats).
+    assert re.fullmatch(r"[\d.]+ / [\d.]+ kbit/s", result["figures_after"]["wire"])
+    assert re.fullmatch(r"[\d.]+ / [\d.]+ kbit/s", result["figures_after"]["page-wire"])
     # The sender's live x264 reference (on with --preview) fills the H.264 comparison.
     assert re.fullmatch(r"[\d.]+ kbit/s \(\d+× the motion\)", result["figures_after"]["h264"])
     assert "live x264 CRF 51" in result["figures_after"]["h264-source"]

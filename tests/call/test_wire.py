@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from vid2vid.call.rtc import IceConfig, connect_in_process, wire_bytes
-from vid2vid.call.wire import DatagramTap, WireCount, seeded_loss
+from vid2vid.call.wire import DatagramTap, RateMeter, WireCount, seeded_loss
 
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
 
@@ -30,6 +30,10 @@ def test_the_tap_sees_every_datagram_both_ends_and_more_than_dtls_counts():
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.5)
         dtls = wire_bytes(sender_pc)[0] - dtls_before
+        live_sent, live_received = sending.wire()  # what the sender's live stats read
+        assert live_sent.payload_bytes == wire_bytes(sender_pc)[0]
+        assert live_received.payload_bytes == wire_bytes(sender_pc)[1]
+        assert live_sent.datagrams >= 40 and live_sent.ip_bytes > live_sent.payload_bytes
         result = forward.sent, forward.received, back.sent, back.received, dtls, len(got)
         await sender_pc.close()
         await receiver_pc.close()
@@ -52,3 +56,11 @@ def test_seeded_loss_drops_only_sctp_datagrams_and_repeats():
     assert 10 < sum(draws_a) < 40
     assert not any(rule_a("out", i, stun) for i in range(50))
     assert not any(rule_a("in", i, dtls) for i in range(50))
+
+
+def test_the_rate_meter_needs_two_readings_and_never_goes_negative():
+    meter = RateMeter()
+    assert meter.kbps(1000, 10.0) is None
+    assert meter.kbps(2000, 11.0) == 8.0
+    assert meter.kbps(500, 12.0) == 0.0  # a receiver left: its bytes leave the sum
+    assert meter.kbps(500, 12.0) is None  # no time passed
