@@ -2,9 +2,11 @@
 
 ICE notices a dead peer only when its consent checks fail (tens of seconds), and a peer whose
 process hangs, or whose network drops without a "bye", keeps its connection state "connected"
-all that while. So both ends of a call send ``{"type":"heartbeat"}`` on the reliable control
-channel once per ``interval_s``, and each end calls ``on_silent`` once when nothing at all
-(heartbeat, control or motion) arrived from the other for ``timeout_s``.
+all that while. So each end of a call sends ``{"type":"heartbeat"}`` on the reliable control
+channel when it has sent nothing else for ``interval_s`` (a streaming sender's motion packets
+are proof enough, so only the quiet direction pays: about 100 bytes a second on the wire), and
+calls ``on_silent`` once when nothing at all (heartbeat, control or motion) arrived from the
+other end for ``timeout_s``.
 
 :class:`HeartbeatTransport` wraps a :class:`~vid2vid.call.transport.PacketTransport`, so the
 session code above it is unchanged: heartbeats are sent and swallowed here, every other
@@ -71,6 +73,7 @@ class HeartbeatTransport:
         self._clock = clock
         self._handler: MessageHandler | None = None
         self._last_seen = clock()
+        self._last_sent = -1e18
         self._closed = False
         self.silent = False
         inner.set_handler(self._on_message)
@@ -82,7 +85,10 @@ class HeartbeatTransport:
         return self.inner.is_open
 
     def send(self, channel: Channel, message: Message) -> bool:
-        return self.inner.send(channel, message)
+        sent = self.inner.send(channel, message)
+        if sent:
+            self._last_sent = self._clock()
+        return sent
 
     def set_handler(self, handler: MessageHandler) -> None:
         self._handler = handler
@@ -113,15 +119,15 @@ class HeartbeatTransport:
         if isinstance(opened, asyncio.Event):
             await opened.wait()
         self._last_seen = self._clock()
-        next_beat = self._clock()
         while not self._closed:
             now = self._clock()
             if now - self._last_seen >= self.config.timeout_s:
                 self._fire()
                 return
-            if now >= next_beat:
-                self.inner.send("control", _HEARTBEAT)
-                next_beat = now + self.config.interval_s
+            due = now - self._last_sent >= self.config.interval_s
+            if due and not self.send("control", _HEARTBEAT):
+                self._last_sent = now  # closing or congested: try again an interval on
+            next_beat = self._last_sent + self.config.interval_s
             deadline = self._last_seen + self.config.timeout_s
             await asyncio.sleep(max(0.0, min(next_beat, deadline) - now))
 

@@ -39,6 +39,26 @@ def test_live_peers_stay_and_a_silent_one_is_dropped_once_after_the_timeout() ->
     assert config.timeout_s - 0.15 <= fired["b"] - silent_from <= config.timeout_s + 0.3
 
 
+def test_only_the_quiet_direction_sends_heartbeats() -> None:
+    """A streaming sender's packets prove it is alive; heartbeats would only cost wire bytes."""
+    config = HeartbeatConfig(timeout_s=0.9, interval_s=0.2)
+
+    async def run():
+        a, b = memory_pair()
+        streaming = HeartbeatTransport(a, config, lambda: None)
+        quiet = HeartbeatTransport(b, config, lambda: None)
+        for _ in range(25):
+            streaming.send("motion", b"packet")
+            await asyncio.sleep(0.04)
+        streaming.close()
+        quiet.close()
+        return a.sent, b.sent
+
+    streaming_sent, quiet_sent = asyncio.run(run())
+    assert streaming_sent == {"control": 0, "motion": 25}
+    assert 3 <= quiet_sent["control"] <= 7  # one per 0.2 s over 1 s
+
+
 def test_config_bounds() -> None:
     assert HeartbeatConfig.with_timeout(5.0) == HeartbeatConfig(5.0, 1.0)
     assert HeartbeatConfig.with_timeout(1.5).interval_s == 0.5
