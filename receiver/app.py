@@ -174,6 +174,8 @@ class ReceiverApp:
         elif message.type != "signal":
             return
         elif data.get("bye"):
+            if peer_id in self._waiting:
+                self._waiting.remove(peer_id)
             if peer_id == self.sender_id:
                 self.core.sender_left()
             await self._drop(peer_id)
