@@ -102,7 +102,8 @@ def add_secret_file_arguments(
             default=None,
             metavar="PATH",
             help=f"read {source.flag} from this file (one line); or set {source.env}. "
-            f"Safer than {source.flag}, which other users can see in ps",
+            f"Safer than {source.flag}, which other users can see in ps"
+            + (f" ({TURN_USERNAME_ENV} sets --turn-username)" if "turn" in source.flag else ""),
         )
 
 

@@ -152,6 +152,7 @@ def add_heartbeat_argument(parser: argparse.ArgumentParser) -> None:
         default=HeartbeatConfig().timeout_s,
         metavar="S",
         help="drop the other end of a call after this many seconds without a word from it "
-        "(heartbeats go both ways every second); the receiver then holds the last frame and "
-        "says 'reconnecting' until a new keyframe (default: %(default)s)",
+        "(each end sends a heartbeat when it has been quiet for a second); the receiver then "
+        "holds the last frame and says 'reconnecting' until a new keyframe (default: "
+        "%(default)s)",
     )
