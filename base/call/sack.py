@@ -15,9 +15,12 @@ transport instance over the single seam aiortc has for it (the ``_send_sack`` co
 aiortc's class: the original method still builds and sends every SACK that goes out.
 
 ``every`` above 2 and ``delay_ms`` up to 500 go past the RFC's SHOULDs but stay within its
-MUSTs; the wire benchmark measures what each costs (``python -m vid2vid.bench.wire``). For the
-unordered, never-retransmitted motion channel a late SACK changes nothing but the sender's
-bookkeeping; reliable control data still gets fast retransmit, because a gap is reported at once.
+MUSTs; the wire benchmark measures what each costs (``python -m vid2vid.bench.wire``). They
+apply to unordered DATA only (the motion channel: never retransmitted, so a late SACK changes
+nothing but the sender's bookkeeping). A packet with ordered DATA (the control channel: keyframe
+chunks, requests) is acknowledged by the RFC's recommendation whatever the policy, because the
+sender's congestion window grows only with SACKs: a 10 KB keyframe waited seconds behind
+500 ms acknowledgements when they applied to it too. Gaps are still reported at once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 #: more than 500 ms."
 MAX_DELAY_MS = 500.0
 _INSTALLED = "_vid2vid_delayed_ack"
+#: The U (unordered) bit of a DATA chunk's flags (RFC 4960 §3.3.1).
+_UNORDERED = 0x04
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,10 @@ class DelayedAck:
         self._send_sack_now = sctp._send_sack  # aiortc's own: builds and sends the SACK
         self._owed = 0  # packets received since the last SACK
         self._reported_gap = False  # whether the last SACK carried gap blocks
+        self._ordered = False  # ordered DATA arrived since the last SACK
+        self._receive_data_chunk = sctp._receive_data_chunk  # aiortc's own
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
         self._task: asyncio.Task | None = None
         self.sent = 0
         self.deferred = 0
@@ -88,7 +96,13 @@ class DelayedAck:
             raise ConfigError("this SCTP transport already has a delayed-ack adapter")
         setattr(self._sctp, _INSTALLED, self)
         self._sctp._send_sack = self._sack_due
+        self._sctp._receive_data_chunk = self._data_chunk
         return self
+
+    async def _data_chunk(self, chunk: Any) -> None:
+        if not chunk.flags & _UNORDERED:
+            self._ordered = True
+        await self._receive_data_chunk(chunk)
 
     def _irregular(self) -> bool:
         """A gap, a duplicate, or a gap just filled: RFC 4960 wants the SACK now."""
@@ -98,13 +112,21 @@ class DelayedAck:
     async def _sack_due(self) -> None:
         """Called by aiortc once per received packet while a SACK is owed."""
         self._owed += 1
-        if self._owed >= self.policy.every or self._irregular():
+        every, delay_ms = self.policy.every, self.policy.delay_ms
+        if self._ordered:  # reliable data: the RFC's recommendation at most
+            every, delay_ms = min(every, RFC_POLICY.every), min(delay_ms, RFC_POLICY.delay_ms)
+        if self._owed >= every or self._irregular():
             await self._flush()
             return
         self.deferred += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay_ms / 1000
+        if self._timer is not None and deadline < self._deadline:
+            self._timer.cancel()  # ordered data came: acknowledge sooner than planned
+            self._timer = None
         if self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.policy.delay_ms / 1000, self._expired)
+            self._deadline = deadline
+            self._timer = loop.call_at(deadline, self._expired)
 
     def _expired(self) -> None:
         self._timer = None
@@ -122,6 +144,7 @@ class DelayedAck:
             self._timer.cancel()
             self._timer = None
         self._owed = 0
+        self._ordered = False
         self._reported_gap = bool(self._sctp._sack_misordered)
         await self._send_sack_now()
         self.sent += 1

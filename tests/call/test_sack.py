@@ -63,6 +63,16 @@ def test_a_longer_delay_acknowledges_less_within_rfc_bounds():
     assert back.sent.datagrams <= 60 // 8 + 4
 
 
+def test_ordered_data_is_acknowledged_every_second_packet_whatever_the_policy():
+    # Control messages (keyframe chunks) grow the sender's window only with SACKs: a lazy
+    # policy for motion must not slow them down.
+    got, _, back, adapter = asyncio.run(
+        _stream(DelayedAckPolicy(every=16, delay_ms=500), 0, control=40)
+    )
+    assert got["control"] == [f"c{i}" for i in range(40)]
+    assert back.sent.datagrams >= 40 // 2 - 1
+
+
 def test_data_still_flows_under_loss_both_ways():
     # 15 % of SCTP's datagrams lost each way: DATA forward, SACKs back.
     got, forward, back, adapter = asyncio.run(
