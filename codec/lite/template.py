@@ -60,3 +60,10 @@ RIGID = (0, 1, 15, 16, 27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45)
 #: lip corners and the outer and inner lip midpoints (mouth opening), chosen for what changes a
 #: talking face's pixels most.
 KEYPOINTS = (2, 5, 8, 11, 14, 19, 24, 30, 36, 37, 41, 44, 46, 45, 48, 54, 51, 57, 62, 66)
+
+#: The landmark each landmark becomes in a mirror image (dlib's 68-point order).
+MIRROR = (
+    tuple(range(16, -1, -1)) + tuple(range(26, 16, -1)) + (27, 28, 29, 30, 35, 34, 33, 32, 31)
+    + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)
+    + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55) + (64, 63, 62, 61, 60, 67, 66, 65)
+)  # fmt: skip

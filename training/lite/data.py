@@ -20,6 +20,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from vid2vid.codec.lite.landmarks import LandmarkReader
+from vid2vid.codec.lite.template import MIRROR
 from vid2vid.errors import InputError
 from vid2vid.training.shards import ClipEntry, DatasetIndex, FrameStore, atomic_write_bytes
 
@@ -85,26 +86,43 @@ class ClipFrames:
         self.store = FrameStore(self.root, index)
         self.points = [read_landmarks(self.root, c) for c in self.clips]
 
-    def image(self, clip: int, frame: int) -> Tensor:
+    def image(self, clip: int, frame: int, flip: bool = False) -> Tensor:
         bgr = self.store.frame(self.clips[clip], frame)
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        rgb = np.ascontiguousarray(bgr[:, ::-1, ::-1] if flip else bgr[..., ::-1])
         return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
 
-    def batch(self, refs: Sequence[tuple[int, int, int]]) -> Batch:
-        """(clip, source frame, driving frame) triples -> a :class:`Batch`."""
+    def landmarks(self, clip: int, frame: int, flip: bool = False) -> np.ndarray:
+        """68 x 2 pixels; mirrored (x flipped, left and right swapped) with ``flip``."""
+        points = self.points[clip][frame]
+        if not flip:
+            return points
+        side = self.store.index.size
+        mirrored = points[list(MIRROR)].copy()
+        mirrored[:, 0] = side - 1 - mirrored[:, 0]
+        return mirrored
+
+    def batch(self, refs: Sequence[tuple[int, ...]]) -> Batch:
+        """(clip, source frame, driving frame[, mirror]) -> a :class:`Batch`.
+
+        A mirrored pair is another plausible person for the decoder (the corpus has about 40):
+        both frames and their landmarks are flipped, left and right landmarks swapped.
+        """
+        refs = [(r[0], r[1], r[2], bool(r[3]) if len(r) > 3 else False) for r in refs]
         return Batch(
-            source=torch.stack([self.image(c, s) for c, s, _ in refs]),
-            driving=torch.stack([self.image(c, d) for c, _, d in refs]),
-            source_points=np.stack([self.points[c][s] for c, s, _ in refs]),
-            driving_points=np.stack([self.points[c][d] for c, _, d in refs]),
+            source=torch.stack([self.image(c, s, f) for c, s, _, f in refs]),
+            driving=torch.stack([self.image(c, d, f) for c, _, d, f in refs]),
+            source_points=np.stack([self.landmarks(c, s, f) for c, s, _, f in refs]),
+            driving_points=np.stack([self.landmarks(c, d, f) for c, _, d, f in refs]),
         )
 
-    def sample(self, rng: np.random.Generator, size: int) -> list[tuple[int, int, int]]:
-        """Random same-clip pairs; clips weighted by their length."""
+    def sample(
+        self, rng: np.random.Generator, size: int, mirror: bool = True
+    ) -> list[tuple[int, int, int, bool]]:
+        """Random same-clip pairs, clips weighted by their length, half of them mirrored."""
         lengths = np.array([c.frames for c in self.clips], np.float64)
         chosen = rng.choice(len(self.clips), size=size, p=lengths / lengths.sum())
         refs = []
         for c in chosen:
             s, d = rng.integers(0, self.clips[c].frames, size=2)
-            refs.append((int(c), int(s), int(d)))
+            refs.append((int(c), int(s), int(d), bool(mirror and rng.random() < 0.5)))
         return refs

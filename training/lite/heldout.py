@@ -42,6 +42,41 @@ def _landmark_error(reader: LandmarkReader, images: torch.Tensor, targets: np.nd
     return float(np.mean(errors))
 
 
+def sample_strip(model: LiteModel, frames: ClipFrames, clip: int, count: int = 4) -> np.ndarray:
+    """Rows original | frozen keyframe | vid2vid of ``count`` frames of one clip (RGB uint8)."""
+    total = frames.clips[clip].frames
+    indices = np.linspace(total // (count + 1), total - 1, num=count).round().astype(int)
+    batch = frames.batch([(clip, 0, int(i)) for i in indices])
+    side = batch.source.shape[-1]
+    with torch.inference_mode():
+        output, _ = model.render(
+            batch.source,
+            keypoints_of(model, batch.source_points, side),
+            keypoints_of(model, batch.driving_points, side),
+        )
+    rows = [batch.driving, batch.source, output.clamp(0, 1)]
+    grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # 3 x 3S x count*S
+    return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def write_samples(model: LiteModel, evaluation: list[ClipFrames], path) -> None:
+    """One strip per held-out person (first clip of each): original, frozen keyframe, vid2vid."""
+    was_training = model.training
+    model.eval()
+    strips, seen = [], set()
+    for frames in evaluation:
+        for c, clip in enumerate(frames.clips):
+            if clip.identity not in seen:
+                seen.add(clip.identity)
+                strips.append(sample_strip(model, frames, c))
+    model.train(was_training)
+    width = max(s.shape[1] for s in strips)
+    padded = [
+        np.pad(s, ((0, 8), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips
+    ]
+    cv2.imwrite(str(path), np.concatenate(padded, axis=0)[..., ::-1])
+
+
 @torch.inference_mode()
 def evaluate(
     model: LiteModel, frames: ClipFrames, per_clip: int = 12, reader: LandmarkReader | None = None

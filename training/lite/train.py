@@ -34,7 +34,7 @@ from vid2vid.codec.lite.model import LiteModel
 from vid2vid.codec.model import seeded_model
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.training.lite.data import ClipFrames, add_landmarks
-from vid2vid.training.lite.heldout import HeldOutScore, evaluate
+from vid2vid.training.lite.heldout import HeldOutScore, evaluate, write_samples
 from vid2vid.training.lite.objective import lite_loss
 from vid2vid.training.shards import read_index
 
@@ -278,6 +278,9 @@ def evaluate_and_keep(run: Run, evaluation: list[ClipFrames], device: torch.devi
     run.curve.append(row)
     (run.folder / "curve.json").write_text(json.dumps(run.curve, indent=1) + "\n")
     plot_curve(run.curve, run.folder / "curve.png")
+    samples = run.folder / "samples"
+    samples.mkdir(exist_ok=True)
+    write_samples(run.model, evaluation, samples / f"step-{run.step:07d}.png")
     run.save_weights("latest", scores)
     if row["mean_psnr"] > run.best:
         run.best = row["mean_psnr"]

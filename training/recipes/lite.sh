@@ -13,9 +13,12 @@ SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-../data/train-256}
 EVAL=${EVAL:-../data/clips-256}
 RUN=${RUN:-../runs/lite-256}
-# Whole people held out (each appears in one clip only; see $SHARED/train/README.md).
+# Whole people held out: each appears in one clip of the corpus only (checked on a contact sheet
+# of every clip: the corpus repeats Obama, Trump, AOC, Robert Downey Jr. and others across
+# repositories, so a file name is no proof). See $SHARED/train/README.md.
 HELD_OUT=(IP_LAP__test__template_video__129 styletalk__samples__source_video__video__KristiNoem
-          video-retalking__examples__face__3 Talking-Face_PC-AVS__misc__Pose_Source__741400163)
+          video-retalking__examples__face__5 Talking-Face_PC-AVS__misc__Pose_Source__00067
+          Thin-Plate-Spline-Motion-Model__assets__driving)
 
 vid2vid-prep "$SHARED/train" -o "$DATA" --size 256 --quiet
 vid2vid-prep "$SHARED/clips" -o "$EVAL" --size 256 --quiet
