@@ -66,10 +66,14 @@ def shrink(image: Tensor, side: int) -> Tensor:
 
 
 def to_grey(image: Tensor) -> np.ndarray:
-    """B x 3 x H x W RGB in [0, 1] -> B x H x W uint8 luma (ITU-R 601, as dlib and OpenCV)."""
-    weights = image.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]
-    grey = (image.detach().float() * weights).sum(1).clamp(0, 1) * 255.0
-    return grey.round().to(torch.uint8).cpu().numpy()
+    """B x 3 x H x W RGB in [0, 1] -> B x H x W uint8 luma (ITU-R 601, as dlib and OpenCV).
+
+    In place on one buffer: this runs on every frame the sender sends.
+    """
+    image = image.detach().to("cpu", torch.float32)
+    grey = image[:, 0] * (0.299 * 255.0)
+    grey.add_(image[:, 1], alpha=0.587 * 255.0).add_(image[:, 2], alpha=0.114 * 255.0)
+    return grey.add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).numpy()
 
 
 class LiteModel(TalkingHeadModel):
