@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,3 +43,22 @@ def test_subpackages_import_under_one_name():
         vid2vid.signaling,
     ):
         assert module.__name__.startswith("vid2vid.")
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_default_model(tmp_path) -> None:
+    """A user who installs from a wheel (not this checkout) gets the trained weights too."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).parents[1]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(root)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("vid2vid-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("model.safetensors", "config.json", "MODEL_CARD.md"):
+        assert f"vid2vid/codec/weights/default/{name}" in names
