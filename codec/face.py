@@ -63,6 +63,7 @@ class CropConfig:
     shift: float = 0.1
     smoothing: float = 0.7
     deadband: float = 0.01
+    hold: float = 0.12
     detect_interval: int = 5
     detect_side: int = 256
     min_face: float = 0.15
@@ -76,6 +77,7 @@ class CropConfig:
             ("shift", -1.0 <= self.shift <= 1.0, "in [-1, 1]"),
             ("smoothing", 0.0 <= self.smoothing < 1.0, "in [0, 1)"),
             ("deadband", 0.0 <= self.deadband <= 0.5, "in [0, 0.5]"),
+            ("hold", 0.0 <= self.hold <= 0.5, "in [0, 0.5]"),
             ("detect_interval", self.detect_interval >= 1, "at least 1"),
             ("detect_side", self.detect_side >= 2 * _HAAR_WINDOW, f"at least {2 * _HAAR_WINDOW}"),
             ("min_face", 0.0 < self.min_face <= 1.0, "in (0, 1]"),
@@ -363,12 +365,13 @@ class FaceTracker:
         self._since_detect = 0  # frames since detection last ran
         self._since_found = 0  # frames since detection last succeeded
         self._lost = True  # no face reported on the previous frame
+        self._gliding = False  # the crop left its hold and is re-centring
 
     def reset(self) -> None:
         """Forget the face, e.g. when the camera changes; the next face counts as reacquired."""
         self._face, self._box = None, None
         self._since_detect = self._since_found = 0
-        self._lost = True
+        self._lost, self._gliding = True, False
 
     def update(self, frame_bgr: np.ndarray) -> TrackResult:
         """Track the face into ``frame_bgr`` and return its crop (see :class:`TrackResult`)."""
@@ -378,12 +381,23 @@ class FaceTracker:
             return self._report_lost()
         target = crop_box_for_face(self._face, self.config)
         reacquired = self._lost or self._box is None
-        self._box = target if reacquired else _smooth(self._box, target, self.config)
+        self._box = target if reacquired else self._follow(self._box, target)
         self._lost = False
         if reacquired:
             logger.debug("face acquired at %s", self._box)
         crop = crop_image(frame_bgr, self._box, self.config.output_size, self.config.border)
         return TrackResult(self._box, crop, found=True, reacquired=reacquired)
+
+    def _follow(self, box: CropBox, target: CropBox) -> CropBox:
+        """Hold the crop while the face stays near its place, else glide back (hysteresis)."""
+        hold = self.config.hold
+        if hold > 0.0:
+            offset = math.hypot(target.cx - box.cx, target.cy - box.cy) / box.size
+            ratio = max(target.size / box.size, box.size / target.size)
+            if not self._gliding and offset <= hold and ratio <= 1.0 + hold:
+                return box
+            self._gliding = offset > self.config.deadband or ratio > 1.0 + self.config.deadband
+        return _smooth(box, target, self.config)
 
     def _advance_detection(self, frame_bgr: np.ndarray) -> None:
         """Detect when due; on a miss keep the last face for up to ``hold_frames`` frames."""

@@ -175,3 +175,20 @@ def test_non_images_are_input_errors() -> None:
         detect_faces(np.zeros((10, 10), np.uint8))
     with pytest.raises(InputError, match="uint8"):
         FaceTracker().update(np.zeros((10, 10, 3), np.float32))
+
+
+def test_the_crop_holds_still_around_a_moving_head_then_recentres() -> None:
+    """Small head motion leaves the crop (and so the background in it) still; a move past the
+    hold glides the crop back until the face is centred again."""
+    from vid2vid.codec.face import CropBox
+
+    tracker = FaceTracker(CropConfig(hold=0.12, deadband=0.01, smoothing=0.5))
+    start = CropBox(100.0, 100.0, 100.0)
+    assert tracker._follow(start, CropBox(108.0, 95.0, 104.0)) == start  # within the hold
+    moved = tracker._follow(start, CropBox(130.0, 100.0, 100.0))  # past it: glide
+    assert 100.0 < moved.cx < 130.0
+    box = moved
+    for _ in range(30):
+        box = tracker._follow(box, CropBox(130.0, 100.0, 100.0))
+    assert abs(box.cx - 130.0) <= 1.0  # re-centred, not left at the hold's edge
+    assert tracker._follow(box, CropBox(box.cx + 5.0, 100.0, 100.0)) == box  # holding again
