@@ -42,12 +42,18 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
 
 
-def split_clips(data: Path, holdout: list[str]) -> tuple[ClipFrames, ClipFrames | None, Any]:
-    """Training clips and held-out clips of one dataset: whole identities go to one side."""
+def split_clips(
+    data: Path, holdout: list[str], *, strict: bool = True
+) -> tuple[ClipFrames, ClipFrames | None, Any]:
+    """Training clips and held-out clips of one dataset: whole identities go to one side.
+
+    ``strict``: every held-out identity must be in the data (a 512 px dataset may lack some
+    people whose faces were too small for it; they are held out all the same).
+    """
     index = read_index(data)
     add_landmarks(data, index)
     unknown = sorted(set(holdout) - set(index.identities))
-    if unknown:
+    if unknown and strict:
         raise ConfigError(f"held-out identities not in {data}: {', '.join(unknown)}")
     train = [c for c in index.clips if c.identity not in holdout]
     held = [c for c in index.clips if c.identity in holdout]
@@ -181,10 +187,11 @@ def train(args: argparse.Namespace) -> int:
         config = config_from_dict(settings["model"])
         # A continuation elsewhere (a GPU machine) reads the same clips from another folder,
         # and may take a larger batch; both changes are recorded in run.json.
-        for key, value in (("data", args.data), ("batch", args.batch)):
-            if value is not None and value != settings[key]:
+        changes = (("data", args.data), ("batch", args.batch), ("hires_data", args.hires_data))
+        for key, value in changes:
+            if value is not None and value != settings.get(key):
                 settings.setdefault("changes", []).append({"key": key, "value": str(value)})
-                settings[key] = str(value) if key == "data" else value
+                settings[key] = value if key == "batch" else str(value)
         for i, path in enumerate(args.eval_data):
             if i < len(settings["eval_data"]):
                 settings["eval_data"][i] = str(path)
@@ -197,6 +204,7 @@ def train(args: argparse.Namespace) -> int:
             "holdout": args.holdout,
             "eval_data": [str(p) for p in args.eval_data],
             "batch": args.batch or 8,
+            "hires_data": None if args.hires_data is None else str(args.hires_data),
             "lr": args.lr,
             "seed": args.seed,
         }
@@ -205,6 +213,11 @@ def train(args: argparse.Namespace) -> int:
         raise ConfigError(f"vid2vid-train-lite trains the lite family, got {config.family}")
     torch.manual_seed(settings["seed"])
     train_frames, held, _ = split_clips(Path(settings["data"]), list(settings["holdout"]))
+    hires = None
+    if settings.get("hires_data"):
+        hires, _, _ = split_clips(
+            Path(settings["hires_data"]), list(settings["holdout"]), strict=False
+        )
     evaluation = [held] if held is not None else []
     for extra in settings["eval_data"]:
         if not Path(extra).is_dir():  # a continuation elsewhere may not carry it
@@ -233,7 +246,10 @@ def train(args: argparse.Namespace) -> int:
         ):
             tick = time.monotonic()
             rng = np.random.default_rng([settings["seed"], run.step])
-            batch = train_frames.batch(train_frames.sample(rng, settings["batch"]))
+            if hires is not None and run.step % args.hires_every == args.hires_every - 1:
+                batch = hires.batch(hires.sample(rng, max(1, settings["batch"] // 2)))
+            else:
+                batch = train_frames.batch(train_frames.sample(rng, settings["batch"]))
             loss, parts = lite_loss(
                 run.model,
                 batch.source.to(device),
@@ -323,6 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch", type=int, default=None, help="pairs per step (default: 8, or the run's)"
     )
+    parser.add_argument(
+        "--hires-data",
+        type=Path,
+        default=None,
+        help="a 512 px dataset of the same corpus: every --hires-every-th step trains on half a "
+        "batch of it, so the decoder sees 512 px targets (held-out people stay out)",
+    )
+    parser.add_argument("--hires-every", type=int, default=4)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

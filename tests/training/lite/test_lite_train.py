@@ -97,3 +97,19 @@ def test_gpu_recipe_continues_a_run_from_a_packed_copy_of_its_data(data, tmp_pat
     assert steps[0] == 4 and steps[-1] > 4
     assert load_checkpoint(out / "latest").trained
     assert json.loads((out / "run.json").read_text())["changes"]  # data and batch changed
+
+
+def test_a_hires_dataset_trains_the_same_decoder_on_larger_targets(data, tmp_path_factory) -> None:
+    """Every --hires-every-th step is a half batch of larger crops (the same people, held-out
+    ones still out): the networks run at fixed sizes, only the warp and the loss see 2x."""
+    folder = tmp_path_factory.mktemp("videos-hi")
+    for name in ("lp_d0.mp4", "lp_d18.mp4"):
+        (folder / name).symlink_to(require(DATA / "clips" / name))
+    hires = tmp_path_factory.mktemp("data-hi")
+    args = [str(folder), "-o", str(hires), "--size", "128", "--min-frames", "8"]
+    assert prep.main([*args, "--max-frames", "16", "--quiet"]) == 0
+    run = tmp_path_factory.mktemp("runs") / "hi"
+    assert _run(data, run, "--steps", "4", "--hires-data", str(hires), "--hires-every", "2") == 0
+    settings = json.loads((run / "run.json").read_text())
+    assert settings["hires_data"] == str(hires)
+    assert load_checkpoint(run / "latest").trained
