@@ -75,50 +75,60 @@ def plot_curve(curve: list[dict[str, Any]], path: Path) -> None:
 
     steps = [row["step"] for row in curve]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, axis, label in (
-        ("psnr", left, "PSNR (dB)"),
-        ("landmark_px", right, "landmark distance (px at 256)"),
-    ):
-        identities = sorted({s["identity"] for row in curve for s in row["scores"]})
-        for identity in identities:
+    panels = (("psnr", left, "PSNR (dB)"), ("landmark_px", right, "landmark distance (px at 256)"))
+    people = sorted(
+        {s["identity"] for row in curve for s in row["scores"] if s.get("group") == HELD_OUT}
+    )
+    for key, axis, label in panels:
+        for identity in people:
             values = [
                 next((s[key] for s in row["scores"] if s["identity"] == identity), np.nan)
                 for row in curve
             ]
-            axis.plot(steps, values, alpha=0.35, linewidth=1)
-        axis.plot(
-            steps,
-            [row[f"mean_{key}"] for row in curve],
-            color="black",
-            linewidth=2,
-            label="vid2vid lite (mean)",
-        )
-        axis.plot(
-            steps,
-            [row[f"mean_frozen_{key}"] for row in curve],
-            color="red",
-            linestyle="--",
-            label="frozen keyframe (mean)",
-        )
+            axis.plot(steps, values, ".-", alpha=0.35, linewidth=1)
+        for name, style, text in (
+            (f"mean_{key}", "o-k", "vid2vid lite, held-out people"),
+            (f"mean_frozen_{key}", "s--r", "frozen keyframe, held-out people"),
+            (f"mean_clips_{key}", "^:", "vid2vid lite, shared clips"),
+        ):
+            values = [row.get(name, np.nan) for row in curve]
+            if not all(np.isnan(values)):
+                axis.plot(steps, values, style, label=text, markersize=4)
         axis.set_xlabel("step")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
     fig.suptitle("held-out people (thin lines: each person)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def curve_row(step: int, seconds: float, scores: list[HeldOutScore]) -> dict[str, Any]:
+HELD_OUT, CLIPS = "held-out", "clips"
+
+
+def curve_row(step: int, seconds: float, groups: dict[str, list[HeldOutScore]]) -> dict[str, Any]:
+    """One evaluation: every score with its group, and each group's means.
+
+    ``mean_*`` are the held-out people's (the figures to report); ``mean_clips_*`` those of
+    the extra evaluation clips, which choose ``best/`` so that the reported people do not also
+    pick the checkpoint.
+    """
     row: dict[str, Any] = {
         "step": step,
         "train_seconds": round(seconds, 1),
-        "scores": [s.to_dict() for s in scores],
+        "scores": [{**s.to_dict(), "group": g} for g, scores in groups.items() for s in scores],
     }
-    for key in ("psnr", "landmark_px"):
-        row[f"mean_{key}"] = float(np.mean([getattr(s, key) for s in scores]))
-        row[f"mean_frozen_{key}"] = float(np.mean([getattr(s, f"frozen_{key}") for s in scores]))
+    for group, prefix in ((HELD_OUT, "mean_"), (CLIPS, "mean_clips_")):
+        scores = groups.get(group)
+        if not scores:
+            continue
+        for key in ("psnr", "landmark_px"):
+            row[f"{prefix}{key}"] = float(np.mean([getattr(s, key) for s in scores]))
+            row[f"{prefix}frozen_{key}"] = float(
+                np.mean([getattr(s, f"frozen_{key}") for s in scores])
+            )
+    row["selection"] = row.get("mean_clips_psnr", row.get("mean_psnr"))
     return row
 
 
@@ -218,14 +228,14 @@ def train(args: argparse.Namespace) -> int:
         hires, _, _ = split_clips(
             Path(settings["hires_data"]), list(settings["holdout"]), strict=False
         )
-    evaluation = [held] if held is not None else []
+    evaluation: list[tuple[str, ClipFrames]] = [] if held is None else [(HELD_OUT, held)]
     for extra in settings["eval_data"]:
         if not Path(extra).is_dir():  # a continuation elsewhere may not carry it
             log.warning("evaluation data %s is not here; scoring the held-out people only", extra)
             continue
         index = read_index(extra)
         add_landmarks(Path(extra), index)
-        evaluation.append(ClipFrames(Path(extra), index, index.clips))
+        evaluation.append((CLIPS, ClipFrames(Path(extra), index, index.clips)))
     run = Run(folder, config, settings, args.init_weights)
     if (folder / STATE_FILE).is_file():
         run.load_state()
@@ -286,29 +296,34 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_and_keep(run: Run, evaluation: list[ClipFrames], device: torch.device) -> None:
+def evaluate_and_keep(
+    run: Run, evaluation: list[tuple[str, ClipFrames]], device: torch.device
+) -> None:
     run.model.to("cpu")
-    scores = [s for frames in evaluation for s in evaluate(run.model, frames)]
+    groups: dict[str, list[HeldOutScore]] = {}
+    for group, frames in evaluation:
+        groups.setdefault(group, []).extend(evaluate(run.model, frames))
+    scores = [s for group in groups.values() for s in group]
     run.model.to(device)
-    row = curve_row(run.step, run.seconds, scores)
+    row = curve_row(run.step, run.seconds, groups)
     run.curve.append(row)
     (run.folder / "curve.json").write_text(json.dumps(run.curve, indent=1) + "\n")
     plot_curve(run.curve, run.folder / "curve.png")
     samples = run.folder / "samples"
     samples.mkdir(exist_ok=True)
-    write_samples(run.model, evaluation, samples / f"step-{run.step:07d}.png")
+    write_samples(run.model, [f for _, f in evaluation], samples / f"step-{run.step:07d}.png")
     run.save_weights("latest", scores)
-    if row["mean_psnr"] > run.best:
-        run.best = row["mean_psnr"]
+    if row["selection"] > run.best:
+        run.best = row["selection"]
         run.save_weights("best", scores)
     run.save_state()
     log.warning(
         "step %d: held-out PSNR %.2f dB (frozen %.2f), landmarks %.2f px (frozen %.2f)",
         run.step,
-        row["mean_psnr"],
-        row["mean_frozen_psnr"],
-        row["mean_landmark_px"],
-        row["mean_frozen_landmark_px"],
+        row.get("mean_psnr", float("nan")),
+        row.get("mean_frozen_psnr", float("nan")),
+        row.get("mean_landmark_px", float("nan")),
+        row.get("mean_frozen_landmark_px", float("nan")),
     )
 
 
