@@ -429,7 +429,7 @@ def plot(means: list[dict], path: Path) -> bool:
     ax.set_ylabel("kbit/s (IP layer)")
     ax.set_yscale("log")
     ax.set_title("vid2vid on the wire against H.264 over RTP, same crops (mean over clips)")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
