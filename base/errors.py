@@ -5,6 +5,7 @@ Vid2VidError
 ├── CheckpointError           a weights file cannot be read or does not fit the model
 │   └── ModelMismatchError    weights, keyframe or packet come from another model
 ├── BitstreamError            bytes from a file or the network are malformed
+│   └── MissingIntraError     a predicted motion packet whose intra packet was lost
 ├── InputError                an image, video or camera cannot be read, or holds no face
 ├── EngineUnavailableError    a compute backend or its optional dependency is missing
 └── SignalingError            the signaling server refused or dropped us
@@ -32,6 +33,14 @@ class ModelMismatchError(CheckpointError):
 
 class BitstreamError(Vid2VidError, ValueError):
     """Bytes from a file or the network are malformed; the message says exactly how."""
+
+
+class MissingIntraError(BitstreamError):
+    """A predicted motion packet refers to an intra packet this decoder does not have.
+
+    Not damage but loss: the receiver reacts by asking the sender for an intra packet, so it is
+    a type of its own rather than a phrase to match in the message.
+    """
 
 
 class InputError(Vid2VidError):

@@ -5,7 +5,7 @@ every codec gets the same crop at each ``--res``:
 
 * vid2vid: the motion is measured once, then for each keyframe form (``image``: JPEG q90,
   ``volume``: int8 appearance volume) and motion quality the real packets are made by the encoder
-  and decoded by the receiver's :class:`~vid2vid.codec.decode.StreamDecoder`. Every byte counts:
+  and decoded by the receiver's :class:`~vid2vid.codec.stream.StreamDecoder`. Every byte counts:
   keyframe chunks and motion packets with their headers. The model's output is resized to
   ``--res`` when its output size differs (said in the report).
 * x264/x265/AV1: the ffmpeg CLI in a call configuration (:mod:`vid2vid.bench.ffmpeg_codecs`).
@@ -56,6 +56,7 @@ from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
+from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
 log = logging.getLogger(__name__)
@@ -240,12 +241,15 @@ def run_vid2vid(
     """Rows for every keyframe form x quality, and the decoded frames for the strips."""
     cfg = loaded.config
     model_in = resize_frames(clip.frames, cfg.input_size)[..., ::-1]  # RGB -> BGR
-    motions = measure_motion(loaded, list(model_in), clip.timestamps_ms)
+    runtime = open_runtime(loaded, "auto")
+    motions = measure_motion(loaded, list(model_in), clip.timestamps_ms, runtime=runtime)
     rows, decoded = [], {}
     for form in options.keyframes:
         for quality in options.qualities:
-            stream = encode_stream(loaded, model_in[0], motions, clip.fps, form, quality)  # type: ignore[arg-type]
-            frames = decode_stream(loaded, stream)
+            stream = encode_stream(
+                loaded, model_in[0], motions, clip.fps, form, quality, runtime=runtime  # type: ignore[arg-type]
+            )
+            frames = decode_stream(loaded, stream, runtime)
             s = stream.stats
             base = {"clip": clip.name, "codec": f"vid2vid-{form}", "setting": f"q{quality}",
                     "frames": s.frames, "fps": clip.fps, "model_output_px": cfg.output_size}  # fmt: skip

@@ -30,6 +30,7 @@ from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.video import VideoWriter
+from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import InputError, Vid2VidError
 
 AMORTIZE_SECONDS = 60.0
@@ -77,9 +78,10 @@ def read_crops(
 def run_vid2vid(
     loaded: LoadedModel, crops: list[np.ndarray], stamps: list[int], fps: float, quality: int
 ) -> Coded:
-    motions = measure_motion(loaded, crops, stamps)
-    stream = encode_stream(loaded, crops[0], motions, fps, "image", quality)
-    frames = decode_stream(loaded, stream)
+    runtime = open_runtime(loaded, "auto")
+    motions = measure_motion(loaded, crops, stamps, runtime=runtime)
+    stream = encode_stream(loaded, crops[0], motions, fps, "image", quality, runtime=runtime)
+    frames = decode_stream(loaded, stream, runtime)
     keyframe = stream.stats.keyframe_bytes
     return Coded(
         "vid2vid",

@@ -54,13 +54,13 @@ from vid2vid.codec.bitstream.motion_params import Group, MotionLayout, MotionPar
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.decode import keyframe_features
-from vid2vid.codec.encode import EncodeOptions, build_keyframe
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.keyframe_image import encode_key_image
 from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.stream import StreamConfig, StreamEncoder, keyframe_features
 from vid2vid.codec.stream_stats import AMORTIZE_SECONDS, StreamStats
-from vid2vid.codec.wire import layout_for, motion_to_params, params_to_motion
+from vid2vid.codec.wire import layout_for, params_to_motion
+from vid2vid.engines.runtime import TorchRuntime
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -174,8 +174,7 @@ def clip_source(loaded: LoadedModel, path: Path, max_frames: int, batch: int) ->
     Crops are tracked at the model's input size, as the encoder does; where the output is
     larger the ground truth is that crop resized (bicubic).
     """
-    model, config = loaded.model, loaded.config
-    device = next(model.parameters()).device
+    config = loaded.config
     layout = layout_for(config)
     clip = FaceClip(path, config.input_size, max_frames)
     crops, timestamps = [], []
@@ -184,17 +183,16 @@ def clip_source(loaded: LoadedModel, path: Path, max_frames: int, batch: int) ->
         timestamps.append(crop.timestamp_ms)
     if not crops:
         raise InputError(f"{path} has no frames")
-    params: list[MotionParams] = []
-    for start in range(0, len(crops), batch):
-        images = frames_to_tensor(crops[start : start + batch]).to(device)  # B x 3 x H x W
-        params += motion_to_params(model.extract_motion(images), layout)
-    options = EncodeOptions(clip=path, output=path, image_quality=KEYFRAME_IMAGE_QUALITY)
-    keyframe = build_keyframe(loaded, crops[0], options)
+    runtime = TorchRuntime(loaded)
+    coding = StreamConfig(image_quality=KEYFRAME_IMAGE_QUALITY)
+    encoder = StreamEncoder(runtime, loaded.fingerprint, coding, clip.fps)
+    params: list[MotionParams] = list(encoder.measure(crops, batch))
+    keyframe = encoder.make_keyframe(crops[0])
     size = config.output_size
     if size != config.input_size:
         crops = [cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops]
     render = RenderTarget(
-        loaded, keyframe_features(loaded, keyframe), frames_to_tensor(crops), batch
+        loaded, keyframe_features(runtime, keyframe), frames_to_tensor(crops), batch
     )
     return MotionSource(
         path.name, "clip", layout, timestamps, params, _keyframe_packets(keyframe), render

@@ -14,6 +14,7 @@ from pathlib import Path
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.checkpoint import DEFAULT_MODEL
 from vid2vid.codec.config import PRESETS
+from vid2vid.codec.stream.keyframes import KEYFRAME_KINDS
 
 
 def add_model_arguments(
@@ -49,8 +50,6 @@ def add_coding_arguments(
     ``quality_to`` takes ``--quality`` instead of ``parser`` (encode puts it in a mutually
     exclusive group with ``--kbps``).
     """
-    from vid2vid.codec.encode import KEYFRAME_KINDS  # encode itself uses this module
-
     (quality_to or parser).add_argument(
         "--quality",
         type=int,

@@ -3,7 +3,9 @@
 What a receiver does, offline: rebuild the model the stream names, refuse a keyframe from
 another model, turn the keyframe into the appearance volume and canonical keypoints, then pose
 the keypoints by every motion packet and run the generator. A malformed or unusable packet is
-logged, counted and skipped, never fatal: the next intra packet resynchronises.
+logged, counted and skipped, never fatal: the next intra packet resynchronises. A thin command
+over :class:`~vid2vid.codec.stream.StreamDecoder`, which the live receiver and the benchmarks
+use too.
 """
 
 from __future__ import annotations
@@ -11,18 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from vid2vid.codec.bitstream.chunks import KeyframeAssembler
 from vid2vid.codec.bitstream.container import V2VMetadata, V2VReader
-from vid2vid.codec.bitstream.header import PacketHeader, PacketType
-from vid2vid.codec.bitstream.keyframe import Keyframe, check_fingerprint, decode_keyframe_payload
-from vid2vid.codec.bitstream.motion import MotionDecoder
-from vid2vid.codec.bitstream.volume import unpack_volume
 from vid2vid.codec.checkpoint import (
     LoadedModel,
     default_weights,
@@ -32,62 +27,14 @@ from vid2vid.codec.checkpoint import (
     read_checkpoint_config,
 )
 from vid2vid.codec.cli_args import add_view_arguments
-from vid2vid.codec.config import PRESETS, config_from_dict, preset, volume_shape
-from vid2vid.codec.imageio import frames_to_tensor, tensor_to_frames
-from vid2vid.codec.keyframe_image import decode_key_image
+from vid2vid.codec.config import PRESETS, config_from_dict, preset
 from vid2vid.codec.keypoints import FreeView
-from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.stream import DecodeReport, Runtime, StreamDecoder
 from vid2vid.codec.video import VideoWriter
-from vid2vid.codec.wire import layout_for, params_to_motion
-from vid2vid.errors import BitstreamError, ConfigError, ModelMismatchError, Vid2VidError
+from vid2vid.engines.runtime import open_runtime
+from vid2vid.errors import ConfigError, ModelMismatchError, Vid2VidError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DecodeReport:
-    """What happened to every packet of the stream."""
-
-    frames: int = 0
-    keyframes: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    def drop(self, reason: str) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + 1
-
-    def summary(self) -> str:
-        dropped = ", ".join(f"{n} {why}" for why, n in sorted(self.dropped.items())) or "none"
-        return f"{self.frames} frames from {self.keyframes} keyframe(s); dropped: {dropped}"
-
-
-@torch.inference_mode()
-def keyframe_features(loaded: LoadedModel, keyframe: Keyframe) -> KeyframeFeatures:
-    """F, L (or the shipped volume and keypoints) and the sender's measured source motion."""
-    model = loaded.model
-    device = next(model.parameters()).device
-    motion = params_to_motion([keyframe.source_motion], device)
-    if keyframe.kind.is_volume:
-        assert keyframe.volume_shape is not None and keyframe.canonical is not None
-        volume = unpack_volume(
-            keyframe.appearance, keyframe.volume_shape, keyframe.kind, keyframe.volume_scale
-        )
-        expected = volume_shape(loaded.config)
-        if tuple(volume.shape) != expected:
-            raise BitstreamError(
-                f"keyframe volume has shape {tuple(volume.shape)}, this model's is {expected}"
-            )
-        canonical = torch.from_numpy(keyframe.canonical).to(device)[None]  # 1 x K x 3
-        return KeyframeFeatures(torch.from_numpy(volume).to(device)[None], canonical, motion)
-    image = frames_to_tensor([decode_key_image(keyframe.appearance, keyframe.kind)]).to(device)
-    size = loaded.config.input_size
-    if image.shape[-2:] != (size, size):
-        raise BitstreamError(
-            f"keyframe image is {image.shape[-1]}x{image.shape[-2]}, the model takes {size}x{size}"
-        )
-    canonical = model.extract_canonical_with_jacobians(image)
-    return KeyframeFeatures(
-        model.extract_appearance(image), canonical.points, motion, canonical.jacobians
-    )
 
 
 def check_stream_model(metadata: V2VMetadata, loaded: LoadedModel) -> None:
@@ -100,81 +47,28 @@ def check_stream_model(metadata: V2VMetadata, loaded: LoadedModel) -> None:
         )
 
 
-class StreamDecoder:
-    """Packets in, frames out: the receiver's core without the network."""
-
-    def __init__(self, loaded: LoadedModel, view: FreeView | None = None) -> None:
-        self.loaded = loaded
-        self.view = view or FreeView()
-        self.report = DecodeReport()
-        self._assembler = KeyframeAssembler()
-        self._motion = MotionDecoder(layout_for(loaded.config))
-        self._features: KeyframeFeatures | None = None
-        self._fingerprint = bytes.fromhex(loaded.fingerprint)
-
-    def push(self, packet: bytes) -> list:
-        """Feed one packet; returns the frames (BGR uint8) it completes (zero or one)."""
-        try:
-            header = PacketHeader.parse(packet)
-            if header.packet_type is PacketType.KEYFRAME_CHUNK:
-                self._push_keyframe(packet)
-                return []
-            if header.packet_type in (PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED):
-                return self._push_motion(packet)
-            self.report.drop("control packets (offline)")
-        except BitstreamError as exc:
-            log.warning("dropped a packet: %s", exc)
-            self.report.drop("malformed")
-        except ModelMismatchError as exc:
-            log.error("refused a keyframe: %s", exc)
-            self.report.drop("keyframe from another model")
-        return []
-
-    def _push_keyframe(self, packet: bytes) -> None:
-        payload = self._assembler.add(packet)
-        if payload is None:
-            return
-        keyframe = decode_keyframe_payload(payload)
-        check_fingerprint(keyframe, self._fingerprint)
-        self._features = keyframe_features(self.loaded, keyframe)
-        self.report.keyframes += 1
-
-    @torch.inference_mode()
-    def _push_motion(self, packet: bytes) -> list:
-        decoded = self._motion.decode(packet)
-        if self._features is None:
-            self.report.drop("before the keyframe")
-            return []
-        device = self._features.volume.device
-        driving = params_to_motion([decoded.params], device)
-        image = self.loaded.model.animate(self._features, driving, self.view)
-        self.report.frames += 1
-        return tensor_to_frames(image)
-
-
 def decode_file(
-    path: Path, output: Path, loaded: LoadedModel, view: FreeView, max_frames: int | None
+    path: Path,
+    output: Path,
+    loaded: LoadedModel,
+    runtime: Runtime,
+    view: FreeView,
+    max_frames: int | None,
 ) -> DecodeReport:
     """Decode ``path`` to ``output`` (H.264 mp4 at the stream's frame rate)."""
     with V2VReader(path) as reader:
-        return _decode_packets(reader, output, loaded, view, max_frames)
-
-
-def _decode_packets(
-    reader: V2VReader, output: Path, loaded: LoadedModel, view: FreeView, max_frames: int | None
-) -> DecodeReport:
-    check_stream_model(reader.metadata, loaded)
-    fps = reader.metadata.fps
-    size = loaded.config.output_size
-    decoder = StreamDecoder(loaded, view)
-    with VideoWriter(output, fps, (size, size)) as writer:
-        for packet in tqdm(reader.packets(), unit="packet", desc="decode"):
-            for frame in decoder.push(packet):
-                writer.write(frame)
-            if max_frames is not None and decoder.report.frames >= max_frames:
-                break
-    if reader.truncated_tail:
-        decoder.report.drop("truncated record at the end of the file")
+        check_stream_model(reader.metadata, loaded)
+        fps = reader.metadata.fps
+        size = loaded.config.output_size
+        decoder = StreamDecoder(loaded, runtime, view)
+        with VideoWriter(output, fps, (size, size)) as writer:
+            for packet in tqdm(reader.packets(), unit="packet", desc="decode"):
+                for frame in decoder.push(packet):
+                    writer.write(frame)
+                if max_frames is not None and decoder.report.frames >= max_frames:
+                    break
+        if reader.truncated_tail:
+            decoder.report.drop("truncated record at the end of the file")
     return decoder.report
 
 
@@ -231,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 "not a face.",
                 file=sys.stderr,
             )
-        report = decode_file(args.stream, args.output, loaded, view, args.frames)
+        runtime = open_runtime(loaded, "auto", args.device)
+        report = decode_file(args.stream, args.output, loaded, runtime, view, args.frames)
     except Vid2VidError as exc:
         print(f"vid2vid-decode: error: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from vid2vid.codec.keypoints import Keypoints
-from vid2vid.engines.runtime import Runtime
+from vid2vid.codec.stream.runtime import Runtime
 
 
 class DecodeRequest(NamedTuple):

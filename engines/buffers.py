@@ -106,3 +106,27 @@ def split_batch(total: int, max_batch: int) -> Sequence[tuple[int, int]]:
     if max_batch < 1:
         raise InputError(f"max_batch must be at least 1, got {max_batch}")
     return [(start, min(start + max_batch, total)) for start in range(0, total, max_batch)]
+
+
+class ResidentInput:
+    """Which tensor an engine input's device buffer holds now, so that a keyframe's volume is
+    copied to the GPU once per keyframe rather than once per frame.
+
+    A torch tensor is recognised by identity and its version counter (bumped by every in-place
+    change), and the runtime keeps a reference, so a new tensor cannot reuse the id. Anything
+    without a version counter (a numpy array) is never taken as resident: it is copied each call.
+    """
+
+    def __init__(self) -> None:
+        self._value: object | None = None
+        self._version: int | None = None
+
+    def holds(self, value: object) -> bool:
+        version = getattr(value, "_version", None)
+        return version is not None and value is self._value and version == self._version
+
+    def remember(self, value: object) -> None:
+        self._value, self._version = value, getattr(value, "_version", None)
+
+    def forget(self) -> None:
+        self._value, self._version = None, None

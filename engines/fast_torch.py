@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.keypoints import Keypoints, Motion
-from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.talking_head import KeyframeFeatures
 from vid2vid.engines.batching import DecodeRequest, decode_batch
-from vid2vid.engines.runtime import resolve_device
+from vid2vid.engines.devices import resolve_device
 from vid2vid.errors import EngineUnavailableError
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,10 @@ class FastTorchRuntime:
         with torch.inference_mode():
             motion = self.model.extract_motion(self._in(image))
         return Motion(*(m.float() for m in motion))
+
+    def place_volume(self, volume: Tensor) -> Tensor:
+        """On the GPU in FP16 once per keyframe: each frame's ``_in`` is then a no-op."""
+        return self._in(volume)
 
     def _decode_tensors(
         self, volume: Tensor, sp: Tensor, sr: Tensor, dp: Tensor, dr: Tensor

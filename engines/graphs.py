@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from vid2vid.codec.config import ModelConfig
-from vid2vid.codec.keypoints import Keypoints, Motion
+from vid2vid.codec.keypoints import Keypoints
 from vid2vid.codec.model import TalkingHeadModel
 from vid2vid.errors import ConfigError
 
@@ -122,11 +122,6 @@ def output_names(name: GraphName) -> tuple[str, ...]:
     return {"motion": MOTION_OUTPUTS, "keyframe": KEYFRAME_OUTPUTS, "decoder": DECODER_OUTPUTS}[
         name
     ]
-
-
-def motion_from_outputs(values: tuple[Tensor, ...] | list[Tensor]) -> Motion:
-    """The :class:`Motion` of the six motion outputs, in :data:`MOTION_OUTPUTS` order."""
-    return Motion(*values)
 
 
 def example_inputs(

@@ -22,7 +22,8 @@ from torch import Tensor
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion
-from vid2vid.codec.model import KeyframeFeatures, python_stages
+from vid2vid.codec.model import python_stages
+from vid2vid.codec.talking_head import KeyframeFeatures
 from vid2vid.engines.export import FILES, export_graph, read_manifest, require_onnx
 from vid2vid.engines.graph_version import EXPORT_TAG
 from vid2vid.engines.graphs import DECODER_INPUTS, GraphName
@@ -163,6 +164,10 @@ class OnnxRuntime:
             canonical=torch.from_numpy(canonical),
             motion=Motion(*(torch.from_numpy(m) for m in motion)),
         )
+
+    def place_volume(self, volume: Tensor) -> Tensor:
+        """Host float32, contiguous: what every frame's feed reads without another copy."""
+        return volume.detach().to("cpu", torch.float32).contiguous()
 
     def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
         values = (volume, source.points, source.rotation, driving.points, driving.rotation)

@@ -1,78 +1,46 @@
-"""One small runtime protocol over the compute backends, and the factory that picks one.
+"""The PyTorch reference runtime, and the factory that picks a runtime for an engine name.
 
-Callers (sender, receiver, benchmarks) hold a :class:`Runtime` and never care which library
-runs the networks: PyTorch (the reference, CPU or CUDA), ONNX Runtime, or TensorRT. The three
-heavy stages are behind it; the keypoint math (``model.pose``) stays in torch with the caller,
-because it is a handful of 3x3 products per frame.
+Callers (the stream layer, and through it the sender, receiver and benchmarks) hold a
+:class:`Runtime` (the protocol, defined in :mod:`vid2vid.codec.stream.runtime` and re-exported
+here) and never care which library runs the networks: PyTorch (the reference, CPU or CUDA), its
+fast CUDA path, ONNX Runtime, or TensorRT. The keypoint math (``model.pose``) stays in torch with
+the caller, because it is a handful of 3x3 products per frame.
 
-Images are 1 x 3 x H x W (or B x 3 x H x W) RGB float tensors in [0, 1] at
-``config.input_size``. Outputs are torch tensors: on the runtime's device for the torch engine,
-on the CPU for the ONNX Runtime and TensorRT engines (they hand back host buffers).
+This module imports no other engine at import time; :func:`open_runtime` imports the one it
+opens, and the engines import only :mod:`vid2vid.engines.devices` and the protocol, so there is
+no import circle.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from vid2vid.codec.checkpoint import LoadedModel
-from vid2vid.codec.config import ModelConfig
 from vid2vid.codec.keypoints import Keypoints, Motion
-from vid2vid.codec.model import KeyframeFeatures, TalkingHeadModel
+from vid2vid.codec.stream.runtime import Runtime
+from vid2vid.codec.talking_head import KeyframeFeatures, TalkingHeadModel
+from vid2vid.engines.devices import parse_device, resolve_device
 from vid2vid.errors import EngineUnavailableError
+
+__all__ = [
+    "ENGINES",
+    "Runtime",
+    "TorchRuntime",
+    "onnx_available",
+    "open_runtime",
+    "parse_device",
+    "pick_engine",
+    "resolve_device",
+    "tensorrt_available",
+]
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "torch", "onnx", "trt")
-
-
-@runtime_checkable
-class Runtime(Protocol):
-    """What every backend offers: the keyframe side, the motion extractor and the decoder."""
-
-    name: str  # e.g. "torch-cpu", "onnxruntime-cpu", "tensorrt-fp16"
-    config: ModelConfig
-
-    def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
-        """F + L + the source pose of a B x 3 x H x W image."""
-        ...
-
-    def extract_motion(self, image: Tensor) -> Motion:
-        """H + Δ: yaw/pitch/roll (degrees), t, δ and scale of a B x 3 x H x W image."""
-        ...
-
-    def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
-        """M + warp + G: B x 3 x S x S in [0, 1] (S = ``config.output_size``)."""
-        ...
-
-
-def parse_device(device: str | torch.device) -> torch.device:
-    """``device`` as a torch device of type cpu or cuda, without asking torch for a GPU.
-
-    TensorRT and ONNX Runtime's CUDA provider do not need a CUDA build of torch (the receiver
-    image has a CPU torch), so only the torch engines check availability (:func:`resolve_device`).
-    """
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise EngineUnavailableError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
-    if parsed.type not in ("cpu", "cuda"):
-        raise EngineUnavailableError(f"unsupported device {device!r}; use cpu or cuda[:N]")
-    return parsed
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device that exists here; asking for CUDA without a GPU is a clear error."""
-    resolved = parse_device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise EngineUnavailableError(
-            f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__})"
-        )
-    return resolved
 
 
 class TorchRuntime:
@@ -99,6 +67,9 @@ class TorchRuntime:
     def extract_motion(self, image: Tensor) -> Motion:
         with torch.inference_mode():
             return self.model.extract_motion(self._to(image))
+
+    def place_volume(self, volume: Tensor) -> Tensor:
+        return self._to(volume)
 
     def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
         with torch.inference_mode():

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from vid2vid.engines.buffers import BufferPlan, TensorSpec, split_batch
+from vid2vid.engines.buffers import BufferPlan, ResidentInput, TensorSpec, split_batch
 from vid2vid.engines.tensorrt_env import import_tensorrt
 
 log = logging.getLogger(__name__)
@@ -72,27 +72,39 @@ class TensorRTEngine:
         _, _, largest = self.engine.get_tensor_profile_shape(first_input, 0)
         return BufferPlan(tuple(specs), int(largest[0]))
 
-    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run on numpy inputs (batch first); batches above the profile run in chunks."""
+    def __call__(
+        self, feeds: dict[str, np.ndarray], resident: frozenset[str] = frozenset()
+    ) -> dict[str, np.ndarray]:
+        """Run on numpy inputs (batch first); batches above the profile run in chunks.
+
+        Inputs named in ``resident`` are not copied to the GPU: the caller knows their device
+        buffers already hold them (:class:`~vid2vid.engines.buffers.ResidentInput`). That only
+        holds for a call of one chunk, so a chunked call copies everything.
+        """
         first = self.plan.inputs[0].name
         total = int(feeds[first].shape[0])
+        spans = split_batch(total, self.plan.max_batch)
+        keep = resident if len(spans) == 1 else frozenset()
         chunks = [
-            self._run({n: a[start:stop] for n, a in feeds.items()})
-            for start, stop in split_batch(total, self.plan.max_batch)
+            self._run({n: a[start:stop] for n, a in feeds.items()}, keep) for start, stop in spans
         ]
         return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _run(
+        self, feeds: dict[str, np.ndarray], resident: frozenset[str] = frozenset()
+    ) -> dict[str, np.ndarray]:
         cuda = self._cuda
         batch = self.plan.batch_of(feeds)
         arrays = self.plan.host_inputs(feeds)
         self._context_cuda.push()
         try:
             for spec in self.plan.inputs:
+                self.context.set_input_shape(spec.name, spec.shape_at(batch))
+                if spec.name in resident:
+                    continue  # its device buffer holds this value already
                 count = int(np.prod(spec.shape_at(batch)))
                 staged = self.host[spec.name][:count]
                 np.copyto(staged, arrays[spec.name].reshape(-1))
-                self.context.set_input_shape(spec.name, spec.shape_at(batch))
                 cuda.memcpy_htod_async(self.device[spec.name], staged, self.stream)
             if not self.context.execute_async_v3(stream_handle=self.stream.handle):
                 raise RuntimeError(f"{self.path.name}: execute_async_v3 failed")
@@ -120,6 +132,7 @@ class TensorRTRuntime:
         self.name = "tensorrt-fp16" if fp16 else "tensorrt-fp32"
         self._paths = engines
         self._engines: dict[str, TensorRTEngine] = {}
+        self._volume = ResidentInput()  # the f_s the decoder's device buffer holds
         from vid2vid.codec.model import python_stages
 
         self._python = python_stages(config)  # stages that are not graphs (lite: dlib)
@@ -178,6 +191,11 @@ class TensorRTRuntime:
         values = [torch.from_numpy(out[n]) for n in KEYFRAME_OUTPUTS]
         return KeyframeFeatures(volume=values[0], canonical=values[1], motion=Motion(*values[2:]))
 
+    def place_volume(self, volume):  # -> Tensor
+        """Host float32, contiguous; :meth:`decode` copies it to the GPU on its first frame
+        only, then finds it there while the same tensor comes back."""
+        return volume.detach().to("cpu").float().contiguous()
+
     def decode(self, volume, source, driving):  # -> Tensor
         import torch
 
@@ -187,7 +205,12 @@ class TensorRTRuntime:
         decoder = self.engine("decoder")
         wanted = {spec.name for spec in decoder.plan.inputs}
         feeds = {n: _host(v) for n, v in zip(DECODER_INPUTS, values, strict=True) if n in wanted}
-        return torch.from_numpy(decoder(feeds)["frame"])
+        resident = frozenset({"volume"}) if self._volume.holds(volume) else frozenset()
+        self._volume.forget()  # until this call has succeeded
+        frame = decoder(feeds, resident)["frame"]
+        if int(feeds["volume"].shape[0]) <= decoder.plan.max_batch:
+            self._volume.remember(volume)
+        return torch.from_numpy(frame)
 
 
 def _host(tensor: Any) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The receiver's core: packets and control messages in, rebuilt frames out to a sink.
 
-Keyframe chunks are assembled and checked (a keyframe of another model is refused, naming both
+A jitter buffer, a :class:`~vid2vid.codec.stream.StreamDecoder` (the one packet dispatcher,
+keyframes and frames through the runtime) and the render scheduling. Keyframe chunks are assembled and checked (a keyframe of another model is refused, naming both
 fingerprints); the keyframe's appearance volume and keypoints are computed on the render
 worker. Motion packets go through the :class:`~vid2vid.receiver.jitter.JitterBuffer`, are
 decoded in sequence order (a corrupt one is dropped; one whose intra was lost is dropped and an
@@ -28,25 +29,24 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
-import torch
 
 from vid2vid.call import control
 from vid2vid.call.stats import CallStats, age_ms, clock_ms
 from vid2vid.call.transport import Channel, Message
-from vid2vid.codec.bitstream.chunks import KeyframeAssembler
-from vid2vid.codec.bitstream.header import PacketHeader, PacketType
-from vid2vid.codec.bitstream.keyframe import Keyframe, check_fingerprint, decode_keyframe_payload
-from vid2vid.codec.bitstream.motion import DecodedMotion, MotionDecoder
+from vid2vid.codec.bitstream.keyframe import Keyframe
+from vid2vid.codec.bitstream.motion import DecodedMotion
 from vid2vid.codec.bitstream.motion_params import MotionParams
 from vid2vid.codec.checkpoint import LoadedModel
-from vid2vid.codec.decode import keyframe_features
-from vid2vid.codec.encode import make_keyframe
-from vid2vid.codec.imageio import tensor_to_frames
-from vid2vid.codec.keypoints import FreeView, Keypoints
-from vid2vid.codec.model import KeyframeFeatures
-from vid2vid.codec.wire import layout_for, params_to_motion
-from vid2vid.engines.runtime import Runtime
-from vid2vid.errors import BitstreamError, ModelMismatchError
+from vid2vid.codec.keypoints import FreeView
+from vid2vid.codec.stream import (
+    KeyframeChunk,
+    LoadedKeyframe,
+    MotionPacket,
+    Runtime,
+    StreamDecoder,
+    make_keyframe,
+)
+from vid2vid.errors import BitstreamError, MissingIntraError, ModelMismatchError
 from vid2vid.receiver.jitter import JitterBuffer
 from vid2vid.receiver.timestamps import PeerClock, plausible_latency
 
@@ -86,12 +86,6 @@ class FrameSink(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class _Features:
-    keyframe: KeyframeFeatures
-    source: Keypoints
-
-
 class ReceiverCore:
     """See the module docstring. ``send_control`` carries requests back to the sender."""
 
@@ -114,14 +108,13 @@ class ReceiverCore:
         self.stats = stats or CallStats()
         self.hold_ms = hold_ms
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="render")
-        self._fingerprint = bytes.fromhex(loaded.fingerprint)
         self._wake = asyncio.Event()
         self.ended = asyncio.Event()
         self.fps: float | None = None
         self.keyframe_bytes = 0
         self.refused: str | None = None
         self._last_request: dict[str, float] = {}
-        self._features: _Features | None = None
+        self._features: LoadedKeyframe | None = None
         self._last: _Pose | None = None
         self._rerender = False
         self._rendering = False
@@ -142,9 +135,8 @@ class ReceiverCore:
         self._features = None
         self.refused = None
         self._last_request.clear()
-        self._assembler = KeyframeAssembler()
-        self._decoder = MotionDecoder(layout_for(self.loaded.config))
-        self._jitter = JitterBuffer(self.hold_ms)
+        self._stream = StreamDecoder(self.loaded, self.runtime)
+        self._jitter: JitterBuffer[MotionPacket] = JitterBuffer(self.hold_ms)
         self._pending_keyframe: Keyframe | None = None
         self._keyframe_ms = 0
         self._last = None
@@ -174,7 +166,7 @@ class ReceiverCore:
             self._features is not None
             or self._pending_keyframe is not None
             or self._loading_keyframe
-            or bool(self._assembler.missing())
+            or self._stream.assembling
         )
 
     def on_message(self, channel: Channel, message: Message) -> None:
@@ -212,52 +204,51 @@ class ReceiverCore:
 
     def _on_packet(self, packet: bytes) -> None:
         try:
-            header = PacketHeader.parse(packet)
-            if header.packet_type is PacketType.KEYFRAME_CHUNK:
-                self._on_chunk(packet)
-            elif header.packet_type in (PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED):
-                self.stats.add_bytes("motion", len(packet))
-                if len(packet) > MAX_MOTION_BYTES:
-                    self.stats.count("oversized")
-                    return
-                now = clock_ms()
-                if not self._clock.check(header.timestamp_ms, now):
-                    self.stats.count("implausible_timestamps")
-                    log.warning("dropped a motion packet stamped far off the stream's clock")
-                    return
-                if plausible_latency(age := age_ms(header.timestamp_ms, now)):
-                    self.stats.stage("capture_to_arrival", age)
-                if not self._jitter.push(header.sequence, packet, time.monotonic() * 1000):
-                    self.stats.count("late_or_duplicate")
-                if not self.has_keyframe:
-                    self._request("keyframe")
+            arrival = self._stream.read(packet)
+            if isinstance(arrival, KeyframeChunk):
+                self.stats.add_bytes("keyframe", len(packet))
+                if arrival.keyframe is not None:
+                    self._on_keyframe(arrival)
+            elif isinstance(arrival, MotionPacket):
+                self._on_motion(arrival)
             else:
                 self.stats.count("dropped_other")
         except BitstreamError as exc:
             log.warning("dropped a packet: %s", exc)
             self.stats.count("malformed")
-        self._wake.set()
-
-    def _on_chunk(self, packet: bytes) -> None:
-        self.stats.add_bytes("keyframe", len(packet))
-        payload = self._assembler.add(packet)
-        if payload is None:
-            return
-        keyframe = decode_keyframe_payload(payload)
-        try:
-            check_fingerprint(keyframe, self._fingerprint)
         except ModelMismatchError as exc:
             if self.refused != str(exc):
                 log.error("refused a keyframe: %s", exc)
             self.refused = str(exc)
             self.stats.count("keyframes_refused")
+        self._wake.set()
+
+    def _on_motion(self, arrival: MotionPacket) -> None:
+        header = arrival.header
+        self.stats.add_bytes("motion", len(arrival.data))
+        if len(arrival.data) > MAX_MOTION_BYTES:
+            self.stats.count("oversized")
             return
+        now = clock_ms()
+        if not self._clock.check(header.timestamp_ms, now):
+            self.stats.count("implausible_timestamps")
+            log.warning("dropped a motion packet stamped far off the stream's clock")
+            return
+        if plausible_latency(age := age_ms(header.timestamp_ms, now)):
+            self.stats.stage("capture_to_arrival", age)
+        if not self._jitter.push(header.sequence, arrival, time.monotonic() * 1000):
+            self.stats.count("late_or_duplicate")
+        if not self.has_keyframe:
+            self._request("keyframe")
+
+    def _on_keyframe(self, arrival: KeyframeChunk) -> None:
+        assert arrival.keyframe is not None
         self.refused = None  # this sender's model is right now: ask for keyframes again
-        self.keyframe_bytes = len(payload)
-        self._pending_keyframe = keyframe
+        self.keyframe_bytes = arrival.payload_bytes
+        self._pending_keyframe = arrival.keyframe
         # A re-sent keyframe keeps its old capture time; a forged one may claim any: the
         # keyframe's own pose is placed by the stream's clock when its stamp is off.
-        stamp, now = PacketHeader.parse(packet).timestamp_ms, clock_ms()
+        stamp, now = arrival.header.timestamp_ms, clock_ms()
         self._keyframe_ms = (
             stamp if self._clock.plausible(stamp, now) else self._clock.expected(now)
         )
@@ -317,7 +308,7 @@ class ReceiverCore:
         generation = self._generation
         self._loading_keyframe = True
         try:
-            features = await loop.run_in_executor(self._worker, self._features_of, keyframe)
+            features = await loop.run_in_executor(self._worker, self._stream.load, keyframe)
         except BitstreamError as exc:
             log.warning("dropped a keyframe: %s", exc)
             self.stats.count("malformed")
@@ -343,17 +334,9 @@ class ReceiverCore:
         """Run the keyframe path and one render once, before the call: the first run of a
         torch model allocates and plans, and the first real frame should not wait for that."""
         size = self.loaded.config.input_size
-        keyframe = make_keyframe(self.loaded, np.full((size, size, 3), 128, np.uint8))
-        features = self._features_of(keyframe)
-        self._render_sync(features, keyframe.source_motion, self.view)
-
-    def _features_of(self, keyframe: Keyframe) -> _Features:
-        features = keyframe_features(self.loaded, keyframe)
-        with torch.inference_mode():
-            source = self.loaded.model.pose(
-                features.canonical, features.motion, jacobians=features.jacobians
-            )
-        return _Features(features, source)
+        crop = np.full((size, size, 3), 128, np.uint8)
+        keyframe = make_keyframe(self.runtime, self.loaded.fingerprint, crop)
+        self._stream.render(self._stream.load(keyframe), keyframe.source_motion, self.view)
 
     def _decode_ready(self) -> DecodedMotion | None:
         """Decode every packet the jitter buffer releases, in order; the newest decoded one."""
@@ -365,15 +348,13 @@ class ReceiverCore:
             if released.skipped:
                 self.stats.count("lost", released.skipped)
             try:
-                newest = self._decoder.decode(released.packet)
+                newest = self._stream.decode_motion(released.packet)
+            except MissingIntraError:  # the intra this packet is coded against was lost
+                self.stats.count("missing_intra")
+                self._request("intra")
             except BitstreamError as exc:
-                # MotionDecoder's words for "the intra this packet is coded against was lost".
-                if "does not have" in str(exc):
-                    self.stats.count("missing_intra")
-                    self._request("intra")
-                else:
-                    log.warning("dropped a motion packet: %s", exc)
-                    self.stats.count("malformed")
+                log.warning("dropped a motion packet: %s", exc)
+                self.stats.count("malformed")
         return newest
 
     async def _render(self, loop: asyncio.AbstractEventLoop, pose: _Pose, fresh: bool) -> None:
@@ -383,7 +364,7 @@ class ReceiverCore:
         self._rendering = True
         try:
             image = await loop.run_in_executor(
-                self._worker, self._render_sync, features, pose.params, view
+                self._worker, self._stream.render, features, pose.params, view
             )
         finally:
             self._rendering = False
@@ -399,15 +380,6 @@ class ReceiverCore:
         start = time.perf_counter()
         self.sink.write(frame)
         self.stats.stage("sink", (time.perf_counter() - start) * 1000)
-
-    def _render_sync(self, features: _Features, params: MotionParams, view: FreeView) -> np.ndarray:
-        with torch.inference_mode():
-            device = features.keyframe.volume.device
-            driving = params_to_motion([params], device)
-            kf = features.keyframe
-            driving_kp = self.loaded.model.pose(kf.canonical, driving, view, jacobians=kf.jacobians)
-            image = self.runtime.decode(kf.volume, features.source, driving_kp)
-        return tensor_to_frames(image)[0]
 
     def snapshot(self) -> dict[str, object]:
         """The stats message for viewers (INTERFACES)."""

@@ -12,21 +12,26 @@ Pure state, no clock of its own: callers pass ``now_ms``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, sequence_distance
 
+#: What the buffer holds per sequence number: raw bytes, or the stream layer's parsed packet
+#: (so its header is not parsed again when it leaves).
+P = TypeVar("P")
+
 
 @dataclass(frozen=True)
-class Released:
+class Released(Generic[P]):
     """A packet leaving the buffer; ``skipped`` packets before it never came in time."""
 
     sequence: int
-    packet: bytes
+    packet: P
     skipped: int
     arrival_ms: float
 
 
-class JitterBuffer:
+class JitterBuffer(Generic[P]):
     """See the module docstring. ``capacity`` bounds the packets held while waiting: a push
     beyond it drops the serially oldest held packet (counted in ``overflowed``), so a peer
     flooding sequence numbers cannot grow the buffer."""
@@ -38,7 +43,7 @@ class JitterBuffer:
         self.capacity = capacity
         self.restart_distance = restart_distance
         self._next: int | None = None
-        self._held: dict[int, tuple[bytes, float]] = {}
+        self._held: dict[int, tuple[P, float]] = {}
         self.late = 0
         self.duplicates = 0
         self.skipped = 0
@@ -48,7 +53,7 @@ class JitterBuffer:
         self._next = None
         self._held.clear()
 
-    def push(self, sequence: int, packet: bytes, now_ms: float) -> bool:
+    def push(self, sequence: int, packet: P, now_ms: float) -> bool:
         """Hold ``packet``; False when it is late or a duplicate (and so dropped)."""
         if self._next is not None:
             ahead = sequence_distance(sequence, self._next)
@@ -70,9 +75,9 @@ class JitterBuffer:
             self.overflowed += 1
         return True
 
-    def pop_ready(self, now_ms: float) -> list[Released]:
+    def pop_ready(self, now_ms: float) -> list[Released[P]]:
         """Every packet that may leave now, in sequence order."""
-        out: list[Released] = []
+        out: list[Released[P]] = []
         while self._held:
             if self._next is None:
                 self._next = self._oldest()

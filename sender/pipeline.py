@@ -1,34 +1,37 @@
 """The sender's core, without the network: camera frames in, keyframe chunks and motion out.
 
-Per frame: track and crop the face (:class:`~vid2vid.codec.face.FaceTracker`), extract its
-motion with the runtime (H and Δ), quantize and range code it
-(:class:`~vid2vid.codec.bitstream.motion.MotionEncoder`). A keyframe is built from the crop of
-the first frame with a face and again whenever the face is found after being lost; a receiver
-that joins late gets the current keyframe again (:meth:`SendPipeline.current_keyframe`). All of
-it is synchronous and runs on one worker thread, off the event loop.
+A face tracker (:class:`~vid2vid.codec.face.FaceTracker`) and a stream encoder
+(:class:`~vid2vid.codec.stream.StreamEncoder`: keyframes and motion through the runtime,
+quantized and range coded). A keyframe is built from the crop of the first frame with a face and
+again whenever the face is found after being lost; a receiver that joins late gets the current
+keyframe again (:meth:`SendPipeline.current_keyframe`). All of it is synchronous and runs on one
+worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from vid2vid.call.pack import MAX_PACK
-from vid2vid.codec.bitstream.chunks import KEYFRAME_ID_MODULUS, split_keyframe
-from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, wire_timestamp
-from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
-from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, MotionEncoder
+from vid2vid.codec.bitstream.chunks import KEYFRAME_ID_MODULUS
+from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS
+from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.checkpoint import LoadedModel
-from vid2vid.codec.encode import KEYFRAME_KINDS, KeyframeForm, intra_period_frames, make_keyframe
 from vid2vid.codec.face import CropConfig, FaceTracker
 from vid2vid.codec.imageio import frames_to_tensor
-from vid2vid.codec.wire import layout_for, motion_to_params
-from vid2vid.engines.runtime import Runtime
+from vid2vid.codec.stream import (
+    KEYFRAME_KINDS,
+    Counters,
+    KeyframeForm,
+    Runtime,
+    StreamConfig,
+    StreamEncoder,
+)
 from vid2vid.errors import ConfigError
 from vid2vid.sender.capture import CapturedFrame
 from vid2vid.sender.h264_reference import H264Reference
@@ -68,6 +71,16 @@ class SenderConfig:
         if not 1 <= self.pack <= MAX_PACK:
             raise ConfigError(f"pack must be in 1..{MAX_PACK}, got {self.pack}")
 
+    def stream_config(self) -> StreamConfig:
+        """The coding half of this config, as the stream encoder takes it."""
+        return StreamConfig(
+            quality=self.quality,
+            intra_period_s=self.intra_period_s,
+            keyframe=self.keyframe,
+            image_quality=self.image_quality,
+            stream_id=self.stream_id,
+        )
+
 
 @dataclass
 class FrameResult:
@@ -97,21 +110,16 @@ class SendPipeline:
         self.runtime = runtime
         self.config = config
         self.fps = fps
-        self._layout = layout_for(loaded.config)
         self._tracker = FaceTracker(CropConfig(output_size=loaded.config.input_size))
-        self._encoder = MotionEncoder(
-            self._layout,
-            quality=config.quality,
-            stream_id=config.stream_id,
-            intra_period=min(255, intra_period_frames(fps, config.intra_period_s)),
-            first_sequence=random.randrange(SEQUENCE_MODULUS),
+        # Random starting counters: a receiver cannot take a new stream's packets for an old one's.
+        counters = Counters(
+            motion_sequence=random.randrange(SEQUENCE_MODULUS),
+            chunk_sequence=random.randrange(SEQUENCE_MODULUS),
+            keyframe_id=random.randrange(KEYFRAME_ID_MODULUS),
         )
-        self._lock = threading.Lock()
-        self._intra_wanted = False
-        self._keyframe_id = random.randrange(KEYFRAME_ID_MODULUS)
-        self._chunk_sequence = random.randrange(SEQUENCE_MODULUS)
-        self._keyframe: list[bytes] | None = None
-        self.keyframe_bytes = 0
+        self.encoder = StreamEncoder(
+            runtime, loaded.fingerprint, config.stream_config(), fps, counters
+        )
         self._h264 = (
             None
             if config.h264_crf is None
@@ -123,22 +131,26 @@ class SendPipeline:
         """How the H.264 comparison is made, or None when the reference is off."""
         return None if self._h264 is None else self._h264.source
 
+    @property
+    def keyframe_bytes(self) -> int:
+        """Payload bytes of the keyframe now in use (0 before the first face)."""
+        return self.encoder.keyframe_bytes
+
     def warm_up(self) -> None:
         """Run the motion extractor and the keyframe path once before the call (the first
         run of a model is several times slower than the next)."""
         size = self.loaded.config.input_size
         crop = np.full((size, size, 3), 128, np.uint8)
         self.runtime.extract_motion(frames_to_tensor([crop]))
-        make_keyframe(self.loaded, crop, self.config.keyframe, self.config.image_quality)
+        self.encoder.make_keyframe(crop)
 
     def request_intra(self) -> None:
-        with self._lock:
-            self._intra_wanted = True
+        """The next motion packet is intra; safe from any thread."""
+        self.encoder.request_intra()
 
     def current_keyframe(self) -> list[bytes] | None:
         """The chunks of the keyframe now in use (None before the first face)."""
-        with self._lock:
-            return self._keyframe
+        return self.encoder.current_keyframe()
 
     def process(self, frame: CapturedFrame) -> FrameResult:
         """Track, (maybe) make a keyframe, extract and code the motion of one frame."""
@@ -149,44 +161,18 @@ class SendPipeline:
         if track.crop is None:
             return result
         result.face = True
-        if track.reacquired or self._keyframe is None:
+        if track.reacquired or self.encoder.current_keyframe() is None:
             start = time.perf_counter()
-            result.keyframe = self._make_keyframe(track.crop, frame.timestamp_ms)
+            result.keyframe = self.encoder.keyframe(track.crop, frame.timestamp_ms)
             result.ms["keyframe"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        tensor = frames_to_tensor([track.crop])
-        motion = self.runtime.extract_motion(tensor)
-        params = motion_to_params(motion, self._layout)[0]
+        (params,) = self.encoder.measure([track.crop], batch=1)
         result.ms["motion"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        with self._lock:
-            force, self._intra_wanted = self._intra_wanted, False
-        result.motion = self._encoder.encode(
-            params, wire_timestamp(frame.timestamp_ms), force_intra=force or bool(result.keyframe)
-        )
+        result.motion = self.encoder.motion(params, frame.timestamp_ms)
         result.ms["encode"] = (time.perf_counter() - start) * 1000
         if self._h264 is not None:
             start = time.perf_counter()
             result.h264_bytes = self._h264.encode(track.crop)
             result.ms["h264_reference"] = (time.perf_counter() - start) * 1000
         return result
-
-    def _make_keyframe(self, crop, timestamp_ms: int) -> list[bytes]:
-        keyframe = make_keyframe(self.loaded, crop, self.config.keyframe, self.config.image_quality)
-        payload = encode_keyframe_payload(keyframe)
-        self._keyframe_id = (self._keyframe_id + 1) % KEYFRAME_ID_MODULUS
-        chunks = split_keyframe(
-            payload,
-            stream_id=self.config.stream_id,
-            first_sequence=self._chunk_sequence,
-            timestamp_ms=wire_timestamp(timestamp_ms),
-            keyframe_id=self._keyframe_id,
-        )
-        self._chunk_sequence = (self._chunk_sequence + len(chunks)) % SEQUENCE_MODULUS
-        with self._lock:
-            self._keyframe = chunks
-        self.keyframe_bytes = len(payload)
-        log.info(
-            "keyframe %d: %d bytes in %d chunk(s)", self._keyframe_id, len(payload), len(chunks)
-        )
-        return chunks

@@ -92,9 +92,12 @@ class KeyframeAssembler:
         self._chunks: dict[int, bytes] = {}
         self._size = 0
 
-    def add(self, packet: bytes) -> bytes | None:
-        """Take one KEYFRAME_CHUNK packet; the whole payload once its last chunk arrives."""
-        PacketHeader.parse(packet).expect(PacketType.KEYFRAME_CHUNK)
+    def add(self, packet: bytes, header: PacketHeader | None = None) -> bytes | None:
+        """Take one KEYFRAME_CHUNK packet; the whole payload once its last chunk arrives.
+
+        ``header``: the packet's header when the caller has parsed it already.
+        """
+        (PacketHeader.parse(packet) if header is None else header).expect(PacketType.KEYFRAME_CHUNK)
         if len(packet) < OVERHEAD:
             raise BitstreamError(f"keyframe chunk is truncated: {len(packet)} of {OVERHEAD} bytes")
         keyframe_id, index, count, crc = CHUNK_HEADER.unpack_from(packet, HEADER_SIZE)

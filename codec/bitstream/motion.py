@@ -47,7 +47,7 @@ from vid2vid.codec.bitstream.quantize import (
     intra_spread,
     quantizer,
 )
-from vid2vid.errors import BitstreamError, ConfigError
+from vid2vid.errors import BitstreamError, ConfigError, MissingIntraError
 
 #: Steps 3x the base (0.76°, 0.006; worst error 0.4 px at 256 px): 9.9 kbit/s at 30 fps for
 #: K = 21 with scale on lively synthetic motion, headers included. rate.py picks the quality for a
@@ -69,10 +69,6 @@ class DecodedMotion:
     header: PacketHeader
     params: MotionParams
     reference_sequence: int
-
-    @property
-    def is_intra(self) -> bool:
-        return self.header.packet_type is PacketType.MOTION_INTRA
 
 
 @dataclass(frozen=True)
@@ -235,9 +231,14 @@ class MotionDecoder:
         self.layout = layout
         self._intras: list[_Intra] = []
 
-    def decode(self, packet: bytes) -> DecodedMotion:
-        """Decode one packet, or raise BitstreamError saying exactly what is wrong with it."""
-        header = PacketHeader.parse(packet)
+    def decode(self, packet: bytes, header: PacketHeader | None = None) -> DecodedMotion:
+        """Decode one packet, or raise BitstreamError saying exactly what is wrong with it
+        (:class:`~vid2vid.errors.MissingIntraError` when its intra packet was lost).
+
+        ``header``: the packet's header when the caller has parsed it already (the stream
+        layer's dispatcher has), so it is not parsed twice.
+        """
+        header = PacketHeader.parse(packet) if header is None else header
         header.expect(PacketType.MOTION_INTRA, PacketType.MOTION_PREDICTED)
         payload = memoryview(packet)[HEADER_SIZE:]
         if header.packet_type is PacketType.MOTION_INTRA:
@@ -287,7 +288,7 @@ class MotionDecoder:
             None,
         )
         if intra is None:
-            raise BitstreamError(
+            raise MissingIntraError(
                 f"{name} refers to intra packet {reference}, which this decoder does not have"
             )
         changes = self._symbols(name, payload, 1, intra.delta_scales)

@@ -14,7 +14,7 @@ from vid2vid.codec.facevid2vid.head_pose import HeadPoseEstimator
 from vid2vid.codec.facevid2vid.keypoint_detector import CanonicalKeypointDetector
 from vid2vid.codec.facevid2vid.motion_field import MotionFieldEstimator
 from vid2vid.codec.keypoints import CanonicalKeypoints, Keypoints, Motion
-from vid2vid.codec.model import TalkingHeadModel
+from vid2vid.codec.talking_head import TalkingHeadModel
 from vid2vid.errors import ConfigError
 
 #: Our submodule name -> the key of zhengkw18's checkpoint dict holding its state dict.

@@ -32,7 +32,7 @@ from vid2vid.codec.lite.networks import (
     upsample_flow,
 )
 from vid2vid.codec.lite.template import KEYPOINTS, TEMPLATE_68
-from vid2vid.codec.model import TalkingHeadModel
+from vid2vid.codec.talking_head import TalkingHeadModel
 
 
 def motion_from_landmarks(

@@ -15,14 +15,14 @@ import torch
 from torch import Tensor
 
 from vid2vid.codec.config import ModelConfig
-from vid2vid.codec.keypoints import FreeView, Keypoints, Motion, angles_from_bins
+from vid2vid.codec.keypoints import Keypoints, Motion, angles_from_bins
 from vid2vid.codec.liveportrait.appearance import AppearanceFeatureExtractor
 from vid2vid.codec.liveportrait.arch import LivePortraitArch
 from vid2vid.codec.liveportrait.motion_extractor import MotionExtractor, MotionHeads
 from vid2vid.codec.liveportrait.spade_generator import SpadeGenerator
 from vid2vid.codec.liveportrait.stitching import StitchingMLP
 from vid2vid.codec.liveportrait.warping import WarpingNetwork
-from vid2vid.codec.model import KeyframeFeatures, TalkingHeadModel
+from vid2vid.codec.talking_head import KeyframeFeatures, TalkingHeadModel
 from vid2vid.errors import ConfigError
 
 #: LivePortrait's 66 angle bins: 3° each, centred so that bin 32.5 is 0°.
@@ -182,12 +182,13 @@ class LivePortraitModel(TalkingHeadModel):
         return delta.reshape(b, k, 3)  # B x K x 3
 
     # -- composition ------------------------------------------------------------------------
-    def animate(
-        self, keyframe: KeyframeFeatures, driving: Motion, view: FreeView | None = None
-    ) -> Tensor:
-        """The base animation, with x_d stitched to x_s when the model has the stitching MLP."""
-        source_kp = self.pose(keyframe.canonical, keyframe.motion)
-        driving_kp = self.pose(keyframe.canonical, driving, view)
-        if self.stitching is not None:
-            driving_kp = self.stitch(source_kp, driving_kp)
-        return self.decode(keyframe.volume, source_kp, driving_kp)
+    def adjust_driving(self, source: Keypoints, driving: Keypoints) -> Keypoints:
+        """x_d stitched to x_s when the model has the stitching MLP (its weights' device)."""
+        if self.stitching is None:
+            return driving
+        device = next(self.stitching.parameters()).device
+        stitched = self.stitch(
+            Keypoints(source.points.to(device), source.rotation.to(device)),
+            Keypoints(driving.points.to(device), driving.rotation.to(device)),
+        )
+        return Keypoints(stitched.points.to(driving.points.device), driving.rotation)

@@ -20,11 +20,18 @@ from vid2vid.codec.bitstream.header import PacketHeader, PacketType
 from vid2vid.codec.bitstream.keyframe import decode_keyframe_payload
 from vid2vid.codec.checkpoint import save_checkpoint, untrained_model
 from vid2vid.codec.clip import FaceClip
-from vid2vid.codec.decode import StreamDecoder, keyframe_features
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.keypoints import Motion
 from vid2vid.codec.model import KeyframeFeatures
+from vid2vid.codec.stream import (
+    FrameMotion,
+    StreamConfig,
+    StreamDecoder,
+    StreamEncoder,
+    keyframe_features,
+)
 from vid2vid.codec.wire import params_to_motion
+from vid2vid.engines.runtime import TorchRuntime
 
 FRAMES = 20
 
@@ -93,20 +100,21 @@ def test_free_view_turns_the_result(stream: Path, tmp_path: Path) -> None:
 
 
 def _decoded_images(path: Path) -> list[np.ndarray]:
-    decoder = StreamDecoder(untrained_model("tiny"))
+    loaded = untrained_model("tiny")
+    decoder = StreamDecoder(loaded, TorchRuntime(loaded))
     frames: list[np.ndarray] = []
     for packet in _packets(path):
         frames += decoder.push(packet)
     return frames
 
 
-def _exact_frames(path: Path, motions: list[encode_cli.FrameMotion]) -> list[np.ndarray]:
+def _exact_frames(path: Path, motions: list[FrameMotion]) -> list[np.ndarray]:
     """The model driven by each frame's float motion, from the stream's own keyframe."""
     loaded = untrained_model("tiny")
     assembler = KeyframeAssembler()
     payload = assembler.add(_packets(path)[0])
     assert payload is not None
-    features = keyframe_features(loaded, decode_keyframe_payload(payload))
+    features = keyframe_features(TorchRuntime(loaded), decode_keyframe_payload(payload))
     with torch.inference_mode():
         driving = params_to_motion([m.params for m in motions])
         return tensor_to_frames(loaded.model.animate(_repeat(features, len(motions)), driving))
@@ -122,7 +130,9 @@ def _repeat(features: KeyframeFeatures, n: int) -> KeyframeFeatures:
 
 def test_finer_quality_decodes_closer_to_the_unquantized_motion(clip: Path, tmp_path: Path):
     face_clip = FaceClip(clip, 64, FRAMES)
-    _, motions = encode_cli.analyse_clip(untrained_model("tiny"), face_clip, batch=8)
+    loaded = untrained_model("tiny")
+    encoder = StreamEncoder(TorchRuntime(loaded), loaded.fingerprint, StreamConfig(), face_clip.fps)
+    _, motions = encode_cli.measure_clip(encoder, face_clip, batch=8)
     errors = {}
     for quality in (10, 90):
         path = tmp_path / f"q{quality}.v2v"
@@ -205,7 +215,8 @@ def test_receiver_survives_random_and_mutated_packets(stream: Path) -> None:
     """Whatever the network hands over, push() returns (possibly no frames) and never raises."""
     rng = np.random.default_rng(3)
     packets = _packets(stream)
-    decoder = StreamDecoder(untrained_model("tiny"))
+    loaded = untrained_model("tiny")
+    decoder = StreamDecoder(loaded, TorchRuntime(loaded))
     for packet in packets[:3]:
         decoder.push(packet)
     for _ in range(300):

@@ -39,10 +39,11 @@ def _chunks(loaded, keyframe_id: int, fingerprint: bytes | None = None) -> list[
 
     from vid2vid.codec.bitstream.chunks import split_keyframe
     from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
-    from vid2vid.codec.encode import make_keyframe
+    from vid2vid.codec.stream import make_keyframe
+    from vid2vid.engines.runtime import TorchRuntime
 
     crop = np.random.default_rng(keyframe_id).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    keyframe = make_keyframe(loaded, crop)
+    keyframe = make_keyframe(TorchRuntime(loaded), loaded.fingerprint, crop)
     if fingerprint is not None:
         keyframe = dataclasses.replace(keyframe, fingerprint=fingerprint)
     payload = encode_keyframe_payload(keyframe)

@@ -27,9 +27,9 @@ from vid2vid.codec.bitstream.header import wire_timestamp
 from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import MotionEncoder
 from vid2vid.codec.checkpoint import load_weights
-from vid2vid.codec.encode import make_keyframe
+from vid2vid.codec.stream import make_keyframe
 from vid2vid.codec.wire import layout_for
-from vid2vid.engines.runtime import open_runtime
+from vid2vid.engines.runtime import TorchRuntime, open_runtime
 from vid2vid.receiver.app import ReceiverApp, SignalingOptions
 from vid2vid.receiver.core import ReceiverCore
 from vid2vid.signaling.client import SignalingClient
@@ -55,7 +55,7 @@ async def _call(loaded, client: SignalingClient, receiver_id: str, frames: int):
     transport.send("control", control.hello_message(FPS, loaded.fingerprint, "tiny"))
     crop = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     start = clock_ms()
-    payload = encode_keyframe_payload(make_keyframe(loaded, crop))
+    payload = encode_keyframe_payload(make_keyframe(TorchRuntime(loaded), loaded.fingerprint, crop))
     for chunk in split_keyframe(payload, 0, 0, wire_timestamp(start), keyframe_id=1):
         transport.send("control", chunk)
     layout = layout_for(loaded.config)

@@ -22,11 +22,10 @@ from vid2vid.codec.bitstream.header import PacketHeader, wire_timestamp
 from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import MotionDecoder, MotionEncoder
 from vid2vid.codec.checkpoint import load_weights
-from vid2vid.codec.decode import keyframe_features
-from vid2vid.codec.encode import make_keyframe
 from vid2vid.codec.imageio import tensor_to_frames
+from vid2vid.codec.stream import keyframe_features, make_keyframe
 from vid2vid.codec.wire import layout_for, params_to_motion
-from vid2vid.engines.runtime import open_runtime
+from vid2vid.engines.runtime import TorchRuntime, open_runtime
 from vid2vid.receiver.core import ReceiverCore
 
 FPS = 25.0
@@ -39,7 +38,7 @@ def tiny():
 
 def _keyframe_chunks(loaded):
     crop = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    keyframe = make_keyframe(loaded, crop)
+    keyframe = make_keyframe(TorchRuntime(loaded), loaded.fingerprint, crop)
     return keyframe, split_keyframe(encode_keyframe_payload(keyframe), 0, 0, 0, keyframe_id=1)
 
 
@@ -124,7 +123,7 @@ def test_thirty_percent_loss_never_corrupts_and_resyncs_within_a_second(tiny):
     assert frames[-1].sequence == sequences[-1]
     # The pictures are the model's: a rendered frame equals an offline render of its pose.
     keyframe, _ = _keyframe_chunks(tiny)
-    features = keyframe_features(tiny, keyframe)
+    features = keyframe_features(TorchRuntime(tiny), keyframe)
     with torch.inference_mode():
         image = tiny.model.animate(features, params_to_motion([frames[-1].params])).clamp(0, 1)
     assert np.abs(tensor_to_frames(image)[0].astype(int) - frames[-1].image.astype(int)).max() <= 1

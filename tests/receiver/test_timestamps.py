@@ -29,10 +29,10 @@ from vid2vid.codec.bitstream.header import (
 from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import MotionEncoder
 from vid2vid.codec.checkpoint import load_weights
-from vid2vid.codec.encode import make_keyframe
+from vid2vid.codec.stream import make_keyframe
 from vid2vid.codec.video import VideoReader
 from vid2vid.codec.wire import layout_for
-from vid2vid.engines.runtime import open_runtime
+from vid2vid.engines.runtime import TorchRuntime, open_runtime
 from vid2vid.receiver.core import ReceiverCore
 from vid2vid.receiver.sinks import FileSink, Sinks
 from vid2vid.receiver.timestamps import PeerClock, plausible_latency
@@ -77,7 +77,9 @@ def test_far_future_stamps_neither_blind_the_recording_nor_poison_the_statistics
         b.set_handler(core.on_message)
         render = asyncio.create_task(core.run())
         crop = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-        payload = encode_keyframe_payload(make_keyframe(loaded, crop))
+        payload = encode_keyframe_payload(
+            make_keyframe(TorchRuntime(loaded), loaded.fingerprint, crop)
+        )
         start = clock_ms()
         for chunk in split_keyframe(payload, 0, 0, wire_timestamp(start), keyframe_id=1):
             a.send("control", chunk)

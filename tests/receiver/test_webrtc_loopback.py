@@ -25,9 +25,9 @@ from vid2vid.codec.bitstream.header import wire_timestamp
 from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import MotionEncoder
 from vid2vid.codec.checkpoint import load_weights
-from vid2vid.codec.encode import make_keyframe
+from vid2vid.codec.stream import make_keyframe
 from vid2vid.codec.wire import layout_for
-from vid2vid.engines.runtime import open_runtime
+from vid2vid.engines.runtime import TorchRuntime, open_runtime
 from vid2vid.errors import ConfigError
 from vid2vid.receiver.core import ReceiverCore
 
@@ -71,7 +71,9 @@ def test_a_call_over_two_real_peer_connections():
         sending.send("motion", encoder.encode(motions[0], wire_timestamp(clock_ms())))
         await asyncio.sleep(0.3)
         crop = __import__("numpy").full((64, 64, 3), 100, "uint8")
-        payload = encode_keyframe_payload(make_keyframe(loaded, crop))
+        payload = encode_keyframe_payload(
+            make_keyframe(TorchRuntime(loaded), loaded.fingerprint, crop)
+        )
         for chunk in split_keyframe(payload, 0, 0, wire_timestamp(clock_ms()), keyframe_id=3,
                                     max_packet=600):  # fmt: skip
             assert sending.send("control", chunk)

@@ -1,0 +1,107 @@
+"""Keyframes through the runtime: a face crop to a :class:`Keyframe`, and back to f_s and x_c.
+
+Both directions run F and L (and H for the source pose) through the :class:`Runtime`, so a GPU
+engine runs the keyframe side too; nothing here touches a model's weights. The sender
+(:class:`~vid2vid.codec.stream.encoder.StreamEncoder`) and the receiver
+(:class:`~vid2vid.codec.stream.decoder.StreamDecoder`) are the callers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from vid2vid.codec.bitstream.keyframe import AppearanceKind, Keyframe
+from vid2vid.codec.bitstream.volume import pack_volume, unpack_volume
+from vid2vid.codec.config import volume_shape
+from vid2vid.codec.imageio import frames_to_tensor
+from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
+from vid2vid.codec.stream.runtime import Runtime
+from vid2vid.codec.talking_head import KeyframeFeatures
+from vid2vid.codec.wire import layout_for, motion_to_params, params_to_motion
+from vid2vid.errors import BitstreamError, ConfigError
+
+KeyframeForm = Literal["jpeg", "webp", "png", "volume-int8", "volume-fp16"]
+#: The keyframe forms a sender may choose (``--keyframe``), and how each is coded.
+KEYFRAME_KINDS: dict[str, AppearanceKind] = {
+    "jpeg": AppearanceKind.JPEG,
+    "webp": AppearanceKind.WEBP,
+    "png": AppearanceKind.PNG,
+    "volume-int8": AppearanceKind.VOLUME_INT8_ZSTD,
+    "volume-fp16": AppearanceKind.VOLUME_FP16_ZSTD,
+}
+
+
+def make_keyframe(
+    runtime: Runtime,
+    fingerprint: str,
+    image: np.ndarray,
+    form: KeyframeForm = "jpeg",
+    image_quality: int = 90,
+) -> Keyframe:
+    """The keyframe of ``image`` (a BGR face crop at the model's input size) as ``form``.
+
+    An image keyframe's source motion is measured on the image as the receiver will decode it,
+    not on the camera's pixels, so both ends pose the same source keypoints.
+    """
+    config = runtime.config
+    kind = KEYFRAME_KINDS[form]
+    layout = layout_for(config)
+    if kind.is_volume:
+        if getattr(config.arch, "estimate_jacobian", False):
+            raise ConfigError(
+                "volume keyframes do not carry Jacobians yet; use an image keyframe with this model"
+            )
+        features = runtime.encode_keyframe(frames_to_tensor([image]))
+        volume = features.volume[0].detach().to("cpu", torch.float32).numpy()  # C x D x H x W
+        data, scale = pack_volume(volume, kind)
+        return Keyframe(
+            fingerprint=bytes.fromhex(fingerprint),
+            output_size=config.output_size,
+            kind=kind,
+            appearance=data,
+            source_motion=motion_to_params(features.motion, layout)[0],
+            volume_shape=tuple(volume.shape),  # type: ignore[arg-type]
+            volume_scale=scale,
+            canonical=features.canonical[0].detach().to("cpu", torch.float32).numpy(),  # K x 3
+        )
+    data = encode_key_image(image, kind, image_quality)
+    decoded = frames_to_tensor([decode_key_image(data, kind)])
+    return Keyframe(
+        fingerprint=bytes.fromhex(fingerprint),
+        output_size=config.output_size,
+        kind=kind,
+        appearance=data,
+        source_motion=motion_to_params(runtime.extract_motion(decoded), layout)[0],
+    )
+
+
+def keyframe_features(runtime: Runtime, keyframe: Keyframe) -> KeyframeFeatures:
+    """f_s and x_c of a received keyframe (F and L on its image, or the shipped volume placed
+    once where the runtime decodes), with the sender's measured source motion."""
+    config = runtime.config
+    if keyframe.kind.is_volume:
+        assert keyframe.volume_shape is not None and keyframe.canonical is not None
+        volume = unpack_volume(
+            keyframe.appearance, keyframe.volume_shape, keyframe.kind, keyframe.volume_scale
+        )
+        expected = volume_shape(config)
+        if tuple(volume.shape) != expected:
+            raise BitstreamError(
+                f"keyframe volume has shape {tuple(volume.shape)}, this model's is {expected}"
+            )
+        placed = runtime.place_volume(torch.from_numpy(volume)[None])  # 1 x C x D x H x W
+        canonical = torch.from_numpy(keyframe.canonical)[None].to(placed.device)  # 1 x K x 3
+        motion = params_to_motion([keyframe.source_motion], placed.device)
+        return KeyframeFeatures(placed, canonical.float(), motion)
+    image = frames_to_tensor([decode_key_image(keyframe.appearance, keyframe.kind)])
+    size = config.input_size
+    if image.shape[-2:] != (size, size):
+        raise BitstreamError(
+            f"keyframe image is {image.shape[-1]}x{image.shape[-2]}, the model takes {size}x{size}"
+        )
+    features = runtime.encode_keyframe(image)
+    motion = params_to_motion([keyframe.source_motion], features.canonical.device)
+    return features._replace(motion=motion)
