@@ -168,3 +168,48 @@ def test_a_larger_batch_engine_serves_a_smaller_batch(tmp_path):
     )
     exact = write_entry(tmp_path, wanted, b"x")
     assert find_covering(tmp_path, wanted) == exact
+
+
+def test_a_keyframe_volume_is_copied_to_the_gpu_once_per_keyframe():
+    """TensorRTRuntime.decode copies f_s host->device on a keyframe's first frame only; a new
+    keyframe, an in-place change or a chunked batch copies it again. Run with a stand-in for
+    the engine, since no GPU is here."""
+    import torch
+
+    from vid2vid.codec.config import preset
+    from vid2vid.codec.keypoints import Keypoints
+    from vid2vid.engines.buffers import ResidentInput
+    from vid2vid.engines.tensorrt_runtime import TensorRTRuntime
+
+    class StandIn:
+        plan = _decoder_plan(2)
+
+        def __init__(self) -> None:
+            self.resident: list[frozenset[str]] = []
+
+        def __call__(self, feeds, resident=frozenset()):
+            self.resident.append(resident)
+            return {"frame": np.zeros((feeds["volume"].shape[0], 3, 64, 64), np.float32)}
+
+    runtime = TensorRTRuntime({}, preset("tiny"), fp16=True)
+    engine = StandIn()
+    runtime._engines["decoder"] = engine  # type: ignore[assignment]
+    kp = Keypoints(torch.zeros(1, 10, 3), torch.eye(3)[None])
+    volume = runtime.place_volume(torch.ones(1, 4, 4, 16, 16))
+    for _ in range(3):
+        runtime.decode(volume, kp, kp)
+    assert engine.resident == [frozenset(), frozenset({"volume"}), frozenset({"volume"})]
+    volume.mul_(2)  # changed in place: copied again
+    runtime.decode(volume, kp, kp)
+    other = runtime.place_volume(torch.ones(1, 4, 4, 16, 16))  # the next keyframe
+    runtime.decode(other, kp, kp)
+    assert engine.resident[3:] == [frozenset(), frozenset()]
+    big = torch.ones(3, 4, 4, 16, 16)  # more than the profile's batch: runs in chunks
+    kp3 = Keypoints(torch.zeros(3, 10, 3), torch.eye(3).expand(3, 3, 3))
+    runtime.decode(big, kp3, kp3)
+    runtime.decode(big, kp3, kp3)
+    assert engine.resident[5:] == [frozenset(), frozenset()]
+    plain = ResidentInput()
+    array = np.ones(3)
+    plain.remember(array)
+    assert not plain.holds(array)  # no version counter: never taken as resident
