@@ -15,7 +15,11 @@ from vid2vid.codec.keypoints import Motion
 
 def layout_for(config: ModelConfig) -> MotionLayout:
     """What a motion packet of this model holds: K deformations, and a scale for LivePortrait."""
-    return MotionLayout(num_kp=config.num_kp, has_scale=config.family in ("liveportrait", "lite"))
+    return MotionLayout(
+        num_kp=config.num_kp,
+        has_scale=config.family in ("liveportrait", "lite"),
+        planar=config.family == "lite",
+    )
 
 
 def motion_to_params(motion: Motion, layout: MotionLayout) -> list[MotionParams]:

@@ -56,6 +56,8 @@ DEFAULT_QUALITY = 34
 DEFAULT_INTRA_PERIOD = 30
 #: A distance to the intra is one byte on the wire.
 INTRA_PERIOD_MAX = 255
+#: The Laplace scale (symbols) of a value a planar layout fixes at zero: P(0) ≈ 1 - 1e-8.
+ZERO_SCALE = 0.03
 #: The smallest prior scale (symbols) the sender fits: a head that sat still for a second may move
 #: in the next, and a prior narrower than this would make each small change cost many bits.
 MIN_PRIOR_SCALE = 0.2
@@ -95,7 +97,15 @@ def _intra_scales(q: Quantizer) -> np.ndarray:
     """Fixed Laplace scales (symbols) of the absolute values of an intra packet (read-only)."""
     spreads = np.array([intra_spread(g) for g in range(q.layout.num_groups)])
     scales = spreads[q.layout.groups] / q.steps  # size
+    scales[q.layout.fixed_zero] = ZERO_SCALE
     scales.flags.writeable = False
+    return scales
+
+
+def _value_scales(layout: MotionLayout, group_scales: np.ndarray) -> np.ndarray:
+    """Per-value Laplace scales of a predicted packet from its intra's per-group priors."""
+    scales = group_scales[layout.groups]
+    scales[layout.fixed_zero] = ZERO_SCALE
     return scales
 
 
@@ -190,7 +200,9 @@ class MotionEncoder:
             entropy.scale_to_byte(_fit_prior(spread / group_step(Group(g), self._quality)))
             for g, spread in enumerate(self._spread)
         )
-        delta_scales = np.array([entropy.byte_to_scale(b) for b in priors])[self.layout.groups]
+        delta_scales = _value_scales(
+            self.layout, np.array([entropy.byte_to_scale(b) for b in priors])
+        )
         self._intra = _Intra(self.stream_id, sequence, q, symbols, delta_scales)
         self._intra_wanted = False
         coded = entropy.encode_symbols(symbols, _intra_scales(q))
@@ -208,8 +220,10 @@ class MotionEncoder:
     ) -> bytes:
         changes = intra.quantizer.quantize(values) - intra.symbols
         magnitudes = np.abs(changes) * intra.quantizer.steps
-        self._change_sum += np.bincount(self.layout.groups, magnitudes, self.layout.num_groups)
-        self._change_count += np.bincount(self.layout.groups, minlength=self.layout.num_groups)
+        live = ~self.layout.fixed_zero  # the always-zero values would only shrink the priors
+        groups = self.layout.groups[live]
+        self._change_sum += np.bincount(groups, magnitudes[live], self.layout.num_groups)
+        self._change_count += np.bincount(groups, minlength=self.layout.num_groups)
         coded = entropy.encode_symbols(changes, intra.delta_scales)
         distance = sequence_distance(sequence, intra.sequence)
         return (
@@ -270,7 +284,9 @@ class MotionDecoder:
         q = quantizer(self.layout, quality)
         priors = np.array([entropy.byte_to_scale(b) for b in payload[2:fixed]])
         symbols = _check_range(name, self._symbols(name, payload, fixed, _intra_scales(q)))
-        intra = _Intra(header.stream_id, header.sequence, q, symbols, priors[self.layout.groups])
+        intra = _Intra(
+            header.stream_id, header.sequence, q, symbols, _value_scales(self.layout, priors)
+        )
         return intra, q.dequantize(symbols)
 
     def _decode_predicted(

@@ -74,10 +74,17 @@ class MotionLayout:
     """How many values a frame has and their order on the wire.
 
     Order: yaw, pitch, roll, t_x, t_y, t_z, δ row by row (K x 3), then s if ``has_scale``.
+
+    ``planar``: the model's motion has no depth (t_z and every δ_z are 0, as the lite family's
+    weak-perspective fit gives). The values stay on the wire, so the packet syntax is the same,
+    but both ends code them with a near-certain zero, which costs a few hundredths of a bit
+    instead of the bits a deformation's spread would give them. Both ends take it from the
+    model's config (:func:`vid2vid.codec.wire.layout_for`), like ``num_kp``.
     """
 
     num_kp: int
     has_scale: bool
+    planar: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_kp <= MAX_KEYPOINTS:
@@ -97,6 +104,16 @@ class MotionLayout:
         groups = np.repeat(np.arange(len(counts)), counts)  # size
         groups.flags.writeable = False
         return groups
+
+    @cached_property
+    def fixed_zero(self) -> np.ndarray:
+        """Which values are always 0 (t_z and δ_z of a planar layout), in wire order."""
+        mask = np.zeros(self.size, dtype=bool)
+        if self.planar:
+            mask[5] = True  # t_z
+            mask[8 : 6 + 3 * self.num_kp : 3] = True  # δ_z of every keypoint
+        mask.flags.writeable = False
+        return mask
 
     @property
     def num_groups(self) -> int:

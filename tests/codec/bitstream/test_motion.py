@@ -495,3 +495,37 @@ def test_bitstream_modules_load_no_heavy_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_planar_layout_codes_its_zero_depths_almost_for_free() -> None:
+    """The lite family's t_z and δ_z are always 0: a planar layout codes them with a near-certain
+    zero (same packet syntax), saving bits on every packet, and a value that is not 0 there
+    still comes back."""
+    rng = np.random.default_rng(3)
+
+    def run(planar: bool) -> tuple[float, MotionParams]:
+        layout = MotionLayout(20, True, planar=planar)
+        encoder, decoder = MotionEncoder(layout), MotionDecoder(layout)
+        sizes = []
+        for i in range(120):
+            deformation = np.zeros((20, 3), np.float32)
+            deformation[:, :2] = rng.normal(0.0, 0.02, (20, 2))
+            params = MotionParams(
+                yaw=float(rng.normal(0, 5)), pitch=1.0, roll=-2.0,
+                translation=np.array([0.01, 0.02, 0.0], np.float32),
+                deformation=deformation, scale=0.9,
+            )  # fmt: skip
+            packet = encoder.encode(params, i * 33)
+            sizes.append(len(packet))
+            assert np.abs(decoder.decode(packet).params.deformation - deformation).max() < 0.01
+        odd = MotionParams(
+            yaw=0.0, pitch=0.0, roll=0.0, translation=np.array([0.0, 0.0, 0.1], np.float32),
+            deformation=np.full((20, 3), 0.03, np.float32), scale=0.9,
+        )  # fmt: skip
+        return float(np.mean(sizes)), decoder.decode(encoder.encode(odd, 99_000)).params
+
+    full, _ = run(False)
+    planar, odd = run(True)
+    assert planar < full - 4  # bytes per packet
+    assert odd.translation[2] == pytest.approx(0.1, abs=0.01)
+    assert np.allclose(odd.deformation[:, 2], 0.03, atol=0.01)
