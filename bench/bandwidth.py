@@ -38,7 +38,8 @@ import torch
 from tqdm import tqdm
 
 from vid2vid.bench import report
-from vid2vid.bench.ffmpeg_codecs import CODECS, CodecSpec, require_ffmpeg, run_codec
+from vid2vid.bench.bench_options import DEFAULT_QUALITIES, BenchOptions
+from vid2vid.bench.ffmpeg_codecs import CODECS, require_ffmpeg, run_codec
 from vid2vid.bench.metrics import (
     LandmarkDetector,
     akd,
@@ -51,7 +52,6 @@ from vid2vid.bench.metrics import (
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.codec.bitstream.keyframe import AppearanceKind
-from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
@@ -62,59 +62,6 @@ from vid2vid.errors import ConfigError, InputError, Vid2VidError
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm"}
-DEFAULT_QUALITIES = (5, 20, DEFAULT_QUALITY, 70)
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """What to run; built from the command line."""
-
-    clips: tuple[Path, ...]
-    output: Path
-    weights: Path | None = None
-    config: str = "paper-256"
-    codecs: tuple[str, ...] = ("x264", "x265", "av1")
-    resolutions: tuple[int, ...] = (256,)
-    call_seconds: float = 60.0
-    keyframes: tuple[str, ...] = ("image", "volume")
-    qualities: tuple[int, ...] = DEFAULT_QUALITIES
-    crfs: tuple[int, ...] | None = None  # overrides every codec's CRF sweep
-    x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
-    max_frames: int | None = None
-    face_stride: int = 5
-    identity_stride: int = 25
-    strip_frames: int = 4
-
-    def __post_init__(self) -> None:
-        for codec in self.codecs:
-            if codec not in CODECS:
-                raise ConfigError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
-        for form in self.keyframes:
-            if form not in KEYFRAME_FORMS:
-                raise ConfigError(f"unknown keyframe form {form!r}; choose image or volume")
-        if not self.resolutions or any(r < 32 for r in self.resolutions):
-            raise ConfigError(f"--res must be sizes of at least 32 px, got {self.resolutions}")
-        if self.call_seconds <= 0:
-            raise ConfigError(f"--call-seconds must be positive, got {self.call_seconds}")
-        if any(not 1 <= q <= 100 for q in self.qualities):
-            raise ConfigError(f"--qualities must be in 1..100, got {self.qualities}")
-        if self.max_frames is not None and self.max_frames < 2:
-            raise ConfigError(f"--max-frames must be at least 2, got {self.max_frames}")
-        if self.face_stride < 1 or self.identity_stride % self.face_stride:
-            raise ConfigError(
-                f"--face-stride must be at least 1 and divide --identity-stride, got "
-                f"{self.face_stride} and {self.identity_stride}"
-            )
-
-    def codec_spec(self, name: str) -> CodecSpec:
-        spec = CODECS[name]
-        if self.crfs is not None:
-            spec = CodecSpec(spec.name, spec.encoder, spec.raw_format, spec.options, self.crfs,
-                             spec.kbps)  # fmt: skip
-        if self.x264_kbps is not None and name == "x264":
-            spec = CodecSpec(spec.name, spec.encoder, spec.raw_format, spec.options, spec.crfs,
-                             self.x264_kbps)  # fmt: skip
-        return spec
 
 
 @dataclass
@@ -247,7 +194,13 @@ def run_vid2vid(
     for form in options.keyframes:
         for quality in options.qualities:
             stream = encode_stream(
-                loaded, model_in[0], motions, clip.fps, form, quality, runtime=runtime  # type: ignore[arg-type]
+                loaded,
+                model_in[0],
+                motions,
+                clip.fps,
+                form,
+                quality,
+                runtime=runtime,  # type: ignore[arg-type]
             )
             frames = decode_stream(loaded, stream, runtime)
             s = stream.stats
@@ -454,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             identity_stride=args.identity_stride,
         )
         require_ffmpeg()
-        loaded = load_weights(options.weights, options.config, device=args.device)
+        loaded = load_weights(options.weights, options.config, device=args.device, announce=False)
         if not loaded.trained:
             print(f"WARNING: vid2vid runs with UNTRAINED weights ({loaded.source}): its output is "
                   "not a face and it will lose; the report says so.", file=sys.stderr)  # fmt: skip

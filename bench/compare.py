@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        loaded = load_weights(args.weights, args.config)
+        loaded = load_weights(args.weights, args.config, announce=False)
         if not loaded.trained:
             print(f"WARNING: vid2vid runs UNTRAINED weights ({loaded.source})", file=sys.stderr)
         crops, stamps, fps = read_crops(args.clip, loaded.config.input_size, args.frames)

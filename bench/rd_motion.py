@@ -593,7 +593,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.batch < 1:
         raise ConfigError(f"--batch must be at least 1, got {args.batch}")
     paths = _clip_paths(args.clips)
-    loaded = load_weights(args.weights, args.config, device=args.device)
+    loaded = load_weights(args.weights, args.config, device=args.device, announce=False)
     trained = loaded.trained
     weights_note = "trained" if trained else "UNTRAINED (seeded random weights)"
     if not trained:

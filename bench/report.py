@@ -22,7 +22,7 @@ from vid2vid.bench.ffmpeg_codecs import ffmpeg_version
 from vid2vid.errors import EngineUnavailableError
 
 if TYPE_CHECKING:
-    from vid2vid.bench.bandwidth import BenchOptions
+    from vid2vid.bench.bench_options import BenchOptions
 
 __all__ = ["METRICS", "ffmpeg_meta", "markdown_summary", "rerender", "write", "write_strips"]
 

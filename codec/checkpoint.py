@@ -188,18 +188,24 @@ def load_default(*, device: str | torch.device = "cpu") -> LoadedModel:
 
 
 def load_weights(
-    weights: str | Path | None, config_name: str | None, *, device: str | torch.device = "cpu"
+    weights: str | Path | None,
+    config_name: str | None,
+    *,
+    device: str | torch.device = "cpu",
+    announce: bool = True,
 ) -> LoadedModel:
     """What the CLIs call: a checkpoint folder when given, the shipped trained model for
     ``default`` (or None), else the untrained preset ``config_name``.
 
-    Untrained weights are logged as a warning; CLIs also print it so nobody mistakes
-    the output for the codec's quality.
+    Untrained weights are logged as a warning, so nobody mistakes the output for the codec's
+    quality; a command that prints its own warning passes ``announce=False``, so the user
+    reads it once.
     """
     if weights is not None:
         return load_checkpoint(weights, device=device)
     if config_name in (None, DEFAULT_MODEL):
         return load_default(device=device)
     loaded = untrained_model(config_name, device=device)
-    log.warning("running with UNTRAINED weights (%s): output is not a face", loaded.source)
+    if announce:
+        log.warning("running with UNTRAINED weights (%s): output is not a face", loaded.source)
     return loaded

@@ -37,6 +37,10 @@ from vid2vid.errors import ConfigError, ModelMismatchError, Vid2VidError
 log = logging.getLogger(__name__)
 
 
+#: The report's reason for a file whose last record was cut (a copy or a recording broke off).
+TRUNCATED = "truncated record at the end of the file"
+
+
 def check_stream_model(metadata: V2VMetadata, loaded: LoadedModel) -> None:
     """Refuse a stream made by another model, naming both fingerprints."""
     theirs = metadata.fingerprint
@@ -68,7 +72,7 @@ def decode_file(
                 if max_frames is not None and decoder.report.frames >= max_frames:
                     break
         if reader.truncated_tail:
-            decoder.report.drop("truncated record at the end of the file")
+            decoder.report.drop(TRUNCATED)
     return decoder.report
 
 
@@ -89,7 +93,7 @@ def stream_model(path: Path, weights: Path | None, device: str) -> LoadedModel:
         raise ConfigError(
             f"{path} was encoded with a custom model config ({config.name!r}); pass its --weights"
         )
-    return load_weights(None, config.name, device=device)
+    return load_weights(None, config.name, device=device, announce=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(report.summary())
     print(f"wrote {args.output}")
+    if TRUNCATED in report.dropped:
+        # Not an error: every whole record before the cut was decoded and written.
+        print(
+            f"vid2vid-decode: warning: {args.stream} ends in a truncated record (the file was "
+            f"cut short); wrote the {report.frames} frames before it",
+            file=sys.stderr,
+        )
     return 0
 
 

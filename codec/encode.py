@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.frames is not None and args.frames < 1:
             raise ConfigError("--frames must be at least 1")
-        loaded = load_weights(args.weights, args.config, device=args.device)
+        loaded = load_weights(args.weights, args.config, device=args.device, announce=False)
         if not loaded.trained:
             print(
                 f"WARNING: encoding with UNTRAINED weights ({loaded.source}): the motion is "

@@ -70,7 +70,9 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
     """Write the animated video; returns the number of frames written."""
     model, config = loaded.model, loaded.config
     device = next(model.parameters()).device
-    portrait = crop_portrait(read_image(options.source), config.input_size)
+    portrait = crop_portrait(
+        read_image(options.source), config.input_size, what=str(options.source)
+    )
     keyframe: KeyframeFeatures = model.encode_keyframe(frames_to_tensor([portrait]).to(device))
     clip = FaceClip(options.driving, config.input_size, options.max_frames)
     fps, total = clip.fps, clip.frame_count
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=max(1, args.batch),
     )
     try:
-        loaded = load_weights(args.weights, args.config, device=args.device)
+        loaded = load_weights(args.weights, args.config, device=args.device, announce=False)
         if not loaded.trained:
             print(UNTRAINED_BANNER.format(source=loaded.source), file=sys.stderr)
         count = reenact(loaded, options)

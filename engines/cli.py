@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace):
     from vid2vid.codec.checkpoint import load_weights
 
-    loaded = load_weights(args.weights, args.config)
+    loaded = load_weights(args.weights, args.config, announce=False)
     if not loaded.trained:
         print(
             f"note: UNTRAINED weights ({loaded.source}): the output is not a face", file=sys.stderr

@@ -24,6 +24,7 @@ from vid2vid.codec.keypoints import Keypoints, Motion
 from vid2vid.codec.stream.runtime import Runtime
 from vid2vid.codec.talking_head import KeyframeFeatures, TalkingHeadModel
 from vid2vid.engines.devices import parse_device, resolve_device
+from vid2vid.engines.threads import set_cpu_threads
 from vid2vid.errors import EngineUnavailableError
 
 __all__ = [
@@ -142,6 +143,8 @@ def open_runtime(loaded: LoadedModel, engine: str = "auto", device: str = "cpu")
 
         runtime: Runtime = FastTorchRuntime(loaded, resolved)
     elif chosen == "torch":
+        if resolved.type == "cpu":
+            set_cpu_threads(loaded.model)
         runtime = TorchRuntime(loaded, resolved)
     elif chosen == "onnx":
         from vid2vid.engines.onnx_runtime import OnnxRuntime

@@ -107,8 +107,14 @@ async def _main(args: argparse.Namespace, heartbeat: HeartbeatConfig) -> int:
         sink.close()
     g2g = percentiles(core.stats.all_stages.get("glass_to_glass", []))
     print(
-        f"recv done: {core.stats.totals.get('frames', 0)} frames rendered"
-        + (f", {file_sink.frames} written to {args.out}" if file_sink else "")
+        f"recv done: {core.stats.totals.get('frames', 0)} frames rendered (when rendering "
+        "falls behind only the newest pose is drawn, and lost packets hold the last one)"
+        + (
+            f", {file_sink.frames} written to {args.out} (the file keeps the sender's "
+            "timeline: frames not rendered are filled with the last one)"
+            if file_sink
+            else ""
+        )
         + (f", glass-to-glass p50 {g2g['p50']:.0f} ms p95 {g2g['p95']:.0f} ms" if g2g["n"] else ""),
         file=sys.stderr,
     )

@@ -68,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def done_line(totals: dict[str, int]) -> str:
+    """The last line, in words: what was sent and why a clip's frame count may be more."""
+    sent, faceless = totals.get("frames", 0), totals.get("frames_without_face", 0)
+    return (
+        f"send done: {sent} frames sent as motion packets"
+        + (f", {faceless} captured without a face (nothing sent)" if faceless else "")
+        + "; captured frames the worker had no time for were skipped (in a call the newest "
+        "frame wins), so a clip may have more frames than were sent"
+    )
+
+
 async def _print_stats(session: SenderSession) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -106,7 +117,7 @@ async def _main(args: argparse.Namespace, heartbeat: HeartbeatConfig) -> int:
         if stats is not None:
             stats.cancel()
         capture.close()
-    print(f"send done: {session.stats.totals}", file=sys.stderr)
+    print(done_line(session.stats.totals), file=sys.stderr)
     return 0
 
 
