@@ -63,7 +63,7 @@ class CropConfig:
     shift: float = 0.1
     smoothing: float = 0.7
     deadband: float = 0.01
-    hold: float = 0.12
+    hold: float = 0.0
     detect_interval: int = 5
     detect_side: int = 256
     min_face: float = 0.15
