@@ -102,6 +102,20 @@ def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) ->
     return "\n".join(lines)
 
 
+def copy_report(run: Path, report: Path, step: int) -> None:
+    """The run's curve (JSON + PNG) and its samples at the shipped step, kept in the repository
+    (the run folder itself lives outside git)."""
+    import shutil
+
+    report.mkdir(parents=True, exist_ok=True)
+    for name in ("curve.json", "curve.png", "run.json"):
+        if (run / name).is_file():
+            shutil.copy2(run / name, report / f"{run.name}-{name}")
+    sample = run / "samples" / f"step-{step:07d}.png"
+    if sample.is_file():
+        shutil.copy2(sample, report / f"{run.name}-samples-step-{step:07d}.png")
+
+
 def ship(run: Path, output: Path, config_name: str, manifest: Path) -> str:
     best = load_checkpoint(run / "best")
     config = preset(config_name)
@@ -118,6 +132,11 @@ def ship(run: Path, output: Path, config_name: str, manifest: Path) -> str:
     return print_
 
 
+def best_step(run: Path) -> int:
+    curve = json.loads((run / "curve.json").read_text())
+    return int(max(curve, key=lambda row: row.get("selection", row["mean_psnr"]))["step"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vid2vid.training.lite.ship", description=__doc__.split("\n\n")[0]
@@ -128,9 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default="lite-512", help="the shipped config (default: lite-512)"
     )
     parser.add_argument("--manifest", type=Path, default=Path("../shared/data/train/manifest.json"))
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("bench/reports/default-model"),
+        help="where the curve and samples of the shipped step are copied (in the repository)",
+    )
     args = parser.parse_args(argv)
     try:
         print_ = ship(args.run, args.output, args.config, args.manifest)
+        copy_report(args.run, args.report, best_step(args.run))
     except Vid2VidError as exc:
         print(f"ship: error: {exc}", file=sys.stderr)
         return 1
