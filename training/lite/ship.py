@@ -43,6 +43,12 @@ def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) ->
         f"- config `{config_name}`, fingerprint `{fingerprint}`; trained as `{settings['model']['name']}` "
         f"on 256 px crops, step {best['step']}, {best['train_seconds'] / 3600:.2f} h of training "
         "(2-core CPU unless a GPU continuation is noted below)",
+        *([f"- started from {settings['init_weights']}"] if settings.get("init_weights") else []),
+        *(
+            [f"- every {4}th step a half batch of 512 px crops ({settings['hires_data']})"]
+            if settings.get("hires_data")
+            else []
+        ),
         "- **motion (sender)**: dlib's 68-point shape predictor on the tracker's crop, a weak-perspective "
         "pose fit on 15 rigid landmarks (yaw, pitch, roll, scale, translation) and the residuals of 20 "
         "landmarks (jaw, brows, nose tip, eye lids and corners, lip corners and midpoints) from a "
