@@ -45,7 +45,9 @@ def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) ->
         "(2-core CPU unless a GPU continuation is noted below)",
         *([f"- started from {settings['init_weights']}"] if settings.get("init_weights") else []),
         *(
-            [f"- every {4}th step a half batch of 512 px crops ({settings['hires_data']})"]
+            [
+                f"- every {settings.get('hires_every', 4)}th step a half batch of 512 px crops ({settings['hires_data']})"
+            ]
             if settings.get("hires_data")
             else []
         ),

@@ -215,6 +215,7 @@ def train(args: argparse.Namespace) -> int:
             "eval_data": [str(p) for p in args.eval_data],
             "batch": args.batch or 8,
             "hires_data": None if args.hires_data is None else str(args.hires_data),
+            "hires_every": args.hires_every,
             "init_weights": None if args.init_weights is None else str(args.init_weights),
             "lr": args.lr,
             "seed": args.seed,
