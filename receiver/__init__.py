@@ -1,1 +1,1 @@
-"""vid2vid.receiver: not built yet; see README status."""
+"""vid2vid.receiver: the receiving end of a call: jitter buffer, the stream decoder and render scheduling, sinks, WebRTC, ``vid2vid-recv``."""

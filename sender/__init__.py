@@ -1,1 +1,1 @@
-"""vid2vid.sender: not built yet; see README status."""
+"""vid2vid.sender: the sending end of a call: capture, face tracking, the stream encoder on a worker thread, WebRTC, ``vid2vid-send``."""
