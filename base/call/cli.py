@@ -70,8 +70,10 @@ def load_model(args: argparse.Namespace, prog: str) -> LoadedModel:
 
     Loading on the CPU lets a GPU engine (TensorRT, ONNX Runtime) run from an install whose
     torch has no CUDA, as in the receiver image; the torch runtime moves the model itself.
+    Untrained weights are said once, by the line below (``announce=False``: not again by
+    the loader's log).
     """
-    loaded = load_weights(args.weights, args.config, device="cpu")
+    loaded = load_weights(args.weights, args.config, device="cpu", announce=False)
     if not loaded.trained:
         print(
             f"WARNING: {prog} runs with UNTRAINED weights ({loaded.source}): the picture is not "
