@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -36,7 +37,7 @@ from vid2vid.call.transport import Channel, Message
 from vid2vid.codec.bitstream.keyframe import Keyframe
 from vid2vid.codec.bitstream.motion import DecodedMotion
 from vid2vid.codec.bitstream.motion_params import MotionParams
-from vid2vid.codec.checkpoint import LoadedModel
+from vid2vid.codec.checkpoint import LoadedModel, default_weights
 from vid2vid.codec.keypoints import FreeView
 from vid2vid.codec.stream import (
     KeyframeChunk,
@@ -59,6 +60,26 @@ REQUEST_INTERVAL_S = 0.5
 MAX_MOTION_BYTES = 1024
 
 CallState = Literal["waiting", "live", "reconnecting"]
+
+
+def model_summary(loaded: LoadedModel) -> dict[str, object]:
+    """What viewers are told about the receiver's model: trained or not, and which one, short.
+
+    ``source`` is ``default`` for the shipped model, a checkpoint's folder name (never its
+    path on this machine), or the untrained preset's description.
+    """
+    source = Path(loaded.source)
+    if source.is_dir():
+        shipped = source.resolve() == default_weights().resolve()
+        name = "default" if shipped else source.name
+    else:
+        name = loaded.source
+    return {
+        "trained": loaded.trained,
+        "config": loaded.config.name,
+        "source": name[:64],
+        "fingerprint": loaded.fingerprint[:12],
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +122,7 @@ class ReceiverCore:
         stats: CallStats | None = None,
     ) -> None:
         self.loaded = loaded
+        self.model = model_summary(loaded)
         self.runtime = runtime
         self.sink = sink
         self.send_control = send_control
@@ -386,6 +408,7 @@ class ReceiverCore:
         g2g = self.stats.all_stages.get("glass_to_glass", [])[-120:]
         return {
             "call": self.call_state,
+            "model": dict(self.model),
             "fps": round(self.stats.fps(), 2),
             "motion_kbps": round(self.stats.kbps("motion"), 3),
             "keyframe_bytes": self.keyframe_bytes,

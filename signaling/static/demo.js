@@ -23,6 +23,8 @@
     signaling: "connecting",
     receiver: "waiting",
     sender: "waiting",
+    call: null, // the receiver's call state from its stats: waiting, live or reconnecting
+    model: null, // the receiver's model from its stats: {trained, config, source, fingerprint}
     framesPresented: 0,
     framesDecoded: 0,
     browserFps: 0,
@@ -215,6 +217,9 @@
     if (peer.video.srcObject) peer.video.srcObject = null;
     $(`${peer.video.id}-placeholder`).hidden = false;
     setStatus(peer.role, "waiting");
+    // Its call state and model are no longer known (its last figures would read as current).
+    if (peer.role === "receiver") state.receiverStats = null;
+    render();
   }
 
   function peerOf(role) {
@@ -273,6 +278,7 @@
     $("fig-latency").textContent =
       num(r.latency_ms_p50) === null ? "–" : `${fmt(r.latency_ms_p50, 0)} / ${fmt(r.latency_ms_p95, 0)} ms`;
     $("fig-frames").textContent = num(r.frames) === null ? "–" : String(r.frames);
+    renderReceiverState(r);
     // The receiver's figure (e.g. from a benchmark ratio) first, else the sender's live x264.
     const h = num(r.h264_kbps) !== null ? r : s;
     const motionKbps = num(r.motion_kbps) ?? num(s.motion_kbps);
@@ -294,6 +300,29 @@
     $("fig-browser-fps").textContent = state.framesPresented ? fmt(state.browserFps) : "–";
     $("fig-browser-leg").textContent = state.browserLegMs === null ? "–" : `${fmt(state.browserLegMs, 0)} ms`;
     drawPlot();
+  }
+
+  // The receiver's call state, and a badge over its video while it runs untrained weights.
+  function renderReceiverState(r) {
+    const known = ["waiting", "live", "reconnecting"];
+    state.call = known.includes(r.call) ? r.call : null;
+    const call = $("st-call");
+    call.textContent = state.call || "–";
+    call.dataset.state = state.call || "none";
+    const m = r.model && typeof r.model === "object" ? r.model : null;
+    state.model = m && {
+      trained: m.trained === true,
+      config: String(m.config ?? ""),
+      source: String(m.source ?? ""),
+      fingerprint: String(m.fingerprint ?? ""),
+    };
+    const badge = $("model-badge");
+    badge.hidden = !(state.model && !state.model.trained);
+    badge.title = state.model ? `${state.model.source}, fingerprint ${state.model.fingerprint}` : "";
+    $("fig-model").textContent = state.model
+      ? `${state.model.config}, ${state.model.trained ? "trained" : "UNTRAINED"} ` +
+        `(${state.model.source}; ${state.model.fingerprint})`
+      : "–";
   }
 
   // ---- the kbit/s plot (plain canvas) ----------------------------------------------------------
@@ -473,6 +502,8 @@
     get signaling() { return state.signaling; },
     get receiver() { return state.receiver; },
     get sender() { return state.sender; },
+    get call() { return state.call; },
+    get model() { return state.model && { ...state.model }; },
     get framesPresented() { return state.framesPresented; },
     get framesDecoded() { return state.framesDecoded; },
     get browserFps() { return state.browserFps; },

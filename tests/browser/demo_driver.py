@@ -230,6 +230,12 @@ def drive(args: argparse.Namespace, procs: Processes, result: dict[str, Any]) ->
         result["figures_before"] = fig_before
         result["figures_after"] = fig_after
         result["last_stats"] = page.evaluate("() => vid2vidDemo.lastStats")
+        # What the page says about the receiver: its call state and its model (trained or not).
+        result["call_state"] = page.inner_text("#st-call")
+        result["model_badge_visible"] = page.is_visible("#model-badge")
+        result["model_badge_text"] = page.inner_text("#model-badge")
+        result["model_figure"] = page.inner_text("#fig-model")
+        result["page_model"] = page.evaluate("() => vid2vidDemo.model")
         result["last_sender_stats"] = page.evaluate("() => vid2vidDemo.lastSenderStats")
         result["video_size"] = page.evaluate(
             "() => [document.getElementById('rebuilt').videoWidth,"

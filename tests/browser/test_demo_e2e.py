@@ -3,7 +3,8 @@
 Everything runs in tests/browser/demo_driver.py, a separate process that first enters a network
 namespace of its own (only `lo`), so chromium, aiortc and the server can talk over loopback only.
 The driver measures; this test asserts: the video plays and is not blank, the figures update,
-and moving the yaw slider changes the rebuilt frames more than the clip's own motion does.
+the page shows the receiver's call state and an UNTRAINED badge (the call runs the untrained
+tiny preset), and moving the yaw slider changes the rebuilt frames more than the clip's own motion does.
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def test_demo_page_shows_the_call_and_turns_the_head(chromium_path: str) -> None
     assert re.fullmatch(r"[\d.]+ kbit/s \(\d+× the motion\)", result["figures_after"]["h264"])
     assert "live x264 CRF 51" in result["figures_after"]["h264-source"]
     assert result["plot_motion_pixels"] > 5  # the kbit/s curve is drawn
+    # The receiver runs the untrained tiny preset: the page says so over the video, and shows
+    # the receiver's call state.
+    assert result["call_state"] == "live"
+    assert result["model_badge_visible"]
+    assert result["model_badge_text"].startswith("UNTRAINED weights")
+    assert result["page_model"]["trained"] is False
+    assert result["page_model"]["fingerprint"] in result["model_figure"]
+    assert result["model_figure"].startswith("tiny, UNTRAINED (untrained tiny")
     # Turning the head changes the picture more than the clip's own motion between frames.
     assert result["view_messages_sent"] >= 1
     # (median: one pair of samples may straddle a new keyframe, e.g. when the clip loops)

@@ -44,6 +44,10 @@ def test_page_joins_offers_to_a_receiver_and_drives_free_view(
             assert await page.inner_text("#room-name") == "lobby"
             assert await page.inner_text("#st-signaling") == "open"
             assert await page.inner_text("#st-receiver") == "waiting"
+            # No receiver stats yet: no call state, and no claim about its model either way.
+            assert await page.inner_text("#st-call") == "–"
+            assert not await page.is_visible("#model-badge")
+            assert await page.evaluate("vid2vidDemo.model") is None
 
             # A receiver joins: the page offers to it through the server.
             receiver = SignalingClient(signal_server, room="lobby", role="receiver")
