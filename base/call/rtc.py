@@ -158,17 +158,6 @@ def wire_bytes(pc) -> tuple[int, int]:
     return 0, 0
 
 
-def use_uvloop() -> bool:
-    """Install uvloop's event loop policy where available; whether it was."""
-    try:
-        import uvloop
-    except ImportError:
-        log.info("uvloop not installed; using asyncio's default loop")
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
 def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """``asyncio.run`` on uvloop where available."""
     try:
