@@ -30,14 +30,9 @@ from typing import Any
 from vid2vid.call import control
 from vid2vid.call.heartbeat import HeartbeatConfig, HeartbeatTransport
 from vid2vid.call.media import LatestFrameTrack
-from vid2vid.call.peers import SignalingOptions, Viewers, close_peer, stay_in_room
-from vid2vid.call.rtc import (
-    IceConfig,
-    accept_offer,
-    add_remote_candidate,
-    is_sdp,
-    new_peer_connection,
-)
+from vid2vid.call.peers import SignalingOptions, Viewers, close_peer
+from vid2vid.call.rtc import IceConfig, accept_offer, is_sdp, new_peer_connection
+from vid2vid.call.signaling_peer import SignalingPeer
 from vid2vid.call.transport import DataChannelTransport
 from vid2vid.errors import SignalingError
 from vid2vid.receiver.core import ReceiverCore
@@ -67,8 +62,11 @@ def _call_key(data: dict[str, Any]) -> str | None:
     return key[:MAX_CALL_KEY] if isinstance(key, str) and key else None
 
 
-class ReceiverApp:
+class ReceiverApp(SignalingPeer):
     """Runs the core and keeps it reachable; ``once`` ends after the sender's stream ends."""
+
+    role = "receiver"
+    remote_role = "sender"
 
     def __init__(
         self,
@@ -79,70 +77,16 @@ class ReceiverApp:
         once: bool = False,
         heartbeat: HeartbeatConfig | None = None,
     ) -> None:
+        viewers = Viewers(ice, core.snapshot, track, self._on_viewer_control)
+        super().__init__(signaling, ice, viewers, heartbeat)
         self.core = core
-        self.signaling = signaling
-        self.ice = ice
         self.once = once
-        self.heartbeat = heartbeat or HeartbeatConfig()
-        self.viewers = Viewers(ice, core.snapshot, track, self._on_viewer_control)
         self._sender: _SenderCall | None = None
         self._waiting: list[str] = []  # senders told "busy", oldest first
-        self._client = None
 
     def _on_viewer_control(self, message: control.Control) -> None:
         if isinstance(message, control.View):
             self.core.set_view(message)
-
-    async def run(self) -> None:
-        tasks = {
-            asyncio.create_task(self.core.run(), name="render"),
-            asyncio.create_task(
-                stay_in_room(
-                    self.signaling,
-                    "receiver",
-                    self._on_join,
-                    self._on_message,
-                    self._keep,
-                    on_bad_peer=self._drop,
-                ),
-                name="signaling",
-            ),
-            asyncio.create_task(self.viewers.send_stats(), name="viewer-stats"),
-        }
-        if self.once:
-            tasks.add(asyncio.create_task(self._until_end(), name="until-end"))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.close()
-
-    def _keep(self, client) -> None:
-        self._client = client
-
-    async def _on_join(self, client, welcome) -> None:
-        pass  # the sender offers to us
-
-    async def _until_end(self) -> None:
-        await self.core.ended.wait()
-        await asyncio.sleep(0.3)  # motion packets still in flight after the "end" message
-        while self.core.busy:
-            await asyncio.sleep(0.05)
-
-    async def close(self) -> None:
-        """Say bye to the sender and close the connections."""
-        if self._client is not None and not self._client.closed and self._sender is not None:
-            with contextlib.suppress(SignalingError):
-                await self._client.send(self._sender.peer_id, {"bye": True})
-        if self._sender is not None:
-            await self._drop(self._sender.peer_id, invite=False)
-        await self.viewers.close()
-        if self._client is not None:
-            await self._client.close()
 
     @property
     def sender_id(self) -> str | None:
@@ -154,45 +98,66 @@ class ReceiverApp:
         """Senders told "busy", in the order they will be asked to offer."""
         return tuple(self._waiting)
 
-    async def _on_message(self, client, message) -> None:
-        peer_id, data = message.peer_id, message.data
-        if message.type == "peer-left":
-            if peer_id in self._waiting:
-                self._waiting.remove(peer_id)
-            sender = self._sender
-            if (
-                sender is not None
-                and sender.peer_id == peer_id
-                and sender.pc.connectionState == "connected"
-            ):
-                # Gone from signaling, not necessarily from the call (the server may have
-                # restarted): the call goes on until the sender says bye, ICE fails or the
-                # heartbeat finds it silent.
-                log.info("sender %s left signaling; the call goes on while connected", peer_id)
-            else:
-                await self._drop(peer_id)
-        elif message.type != "signal":
-            return
-        elif data.get("bye"):
-            if peer_id in self._waiting:
-                self._waiting.remove(peer_id)
-            if peer_id == self.sender_id:
-                self.core.sender_left()
-            await self._drop(peer_id)
-        elif is_sdp(data, "offer") and message.role == "sender":
-            if self._may_take_the_call(peer_id, data):
-                await client.send(peer_id, await self._answer_sender(peer_id, data))
-            else:
-                await self._refuse_busy(client, peer_id)
-        elif is_sdp(data, "offer") and message.role == "viewer":
-            await client.send(peer_id, await self.viewers.answer(peer_id, data))
-        elif "candidate" in data:
-            pc = self.viewers.peer(peer_id)
-            if pc is None and self._sender is not None and self._sender.peer_id == peer_id:
-                pc = self._sender.pc
-            if pc is not None:
-                await add_remote_candidate(pc, data)
+    # -- SignalingPeer -------------------------------------------------------------------------
+    def work(self) -> dict:
+        work = {"render": self.core.run()}
+        if self.once:
+            work["until-end"] = self._until_end()
+        return work
 
+    async def _until_end(self) -> None:
+        await self.core.ended.wait()
+        await asyncio.sleep(0.3)  # motion packets still in flight after the "end" message
+        while self.core.busy:
+            await asyncio.sleep(0.05)
+
+    def call_pc(self, peer_id: str) -> Any | None:
+        sender = self._sender
+        return sender.pc if sender is not None and sender.peer_id == peer_id else None
+
+    def call_peers(self) -> list[str]:
+        return [] if self._sender is None else [self._sender.peer_id]
+
+    async def drop_call(self, peer_id: str, invite: bool = True) -> None:
+        """End the call with ``peer_id``; the waiting senders are asked to offer (``invite``)."""
+        if self._sender is not None and self._sender.peer_id == peer_id:
+            call, self._sender = self._sender, None
+            call.transport.close()
+            self.core.end_call()
+            await close_peer(call.pc)
+            if invite:
+                await self._invite_waiting()
+
+    async def close_calls(self) -> None:
+        if self._sender is not None:
+            await self.drop_call(self._sender.peer_id, invite=False)
+
+    def on_peer_left(self, peer_id: str) -> None:
+        if peer_id in self._waiting:
+            self._waiting.remove(peer_id)
+
+    def on_bye(self, peer_id: str) -> None:
+        if peer_id in self._waiting:
+            self._waiting.remove(peer_id)
+        if peer_id == self.sender_id:
+            self.core.sender_left()
+
+    async def on_signal(self, client, message) -> bool:
+        peer_id, data = message.peer_id, message.data
+        if not (is_sdp(data, "offer") and message.role == "sender"):
+            return False
+        if self._may_take_the_call(peer_id, data):
+            await client.send(peer_id, await self._answer_sender(peer_id, data))
+        else:
+            await self._refuse_busy(client, peer_id)
+        return True
+
+    async def on_call_lost(self, peer_id: str, reason: str, silent: bool) -> None:
+        """Hold the last frame and say "reconnecting" until a new call brings a keyframe."""
+        self.core.hold(reason)
+        await self.drop(peer_id)
+
+    # -- the call ------------------------------------------------------------------------------
     def _may_take_the_call(self, peer_id: str, data: dict[str, Any]) -> bool:
         """No call, the same sender renegotiating, or the same sender under a new peer id."""
         sender = self._sender
@@ -214,50 +179,23 @@ class ReceiverApp:
     async def _answer_sender(self, peer_id: str, data: dict) -> dict:
         if self._sender is not None:
             self.core.hold(f"sender {peer_id} renegotiates the call")
-            await self._drop(self._sender.peer_id, invite=False)
+            await self.drop_call(self._sender.peer_id, invite=False)
         if peer_id in self._waiting:
             self._waiting.remove(peer_id)
         pc = new_peer_connection(self.ice)
         channels = DataChannelTransport()
-        transport = HeartbeatTransport(
-            channels, self.heartbeat, lambda: self._on_silent(peer_id, pc)
-        )
+        transport = self.call_transport(peer_id, pc, channels)
         transport.set_handler(self.core.on_message)
-        self.core.reset_stream()
-        self.core.send_control = lambda message: transport.send("control", message)
+        self.core.new_call(lambda message: transport.send("control", message))
         self._sender = _SenderCall(peer_id, pc, transport, _call_key(data))
         pc.on("datachannel", channels.attach)
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            log.info("sender %s: %s", peer_id, pc.connectionState)
-            current = self._sender is not None and self._sender.pc is pc
-            if pc.connectionState in ("failed", "closed") and current:
-                self.core.hold(f"the connection to sender {peer_id} {pc.connectionState}")
-                await self._drop(peer_id)
-
+        self.watch_call(peer_id, pc)
         return await accept_offer(pc, data)
-
-    def _on_silent(self, peer_id: str, pc: Any) -> None:
-        if self._sender is None or self._sender.pc is not pc:
-            return
-        self.core.hold(f"sender {peer_id} went silent")
-        asyncio.get_running_loop().create_task(self._drop(peer_id), name="drop-silent")
-
-    async def _drop(self, peer_id: str, invite: bool = True) -> None:
-        await self.viewers.drop(peer_id)
-        if self._sender is not None and self._sender.peer_id == peer_id:
-            call, self._sender = self._sender, None
-            call.transport.close()
-            self.core.send_control = lambda message: None
-            await close_peer(call.pc)
-            if invite:
-                await self._invite_waiting()
 
     async def _invite_waiting(self) -> None:
         """The call is free: ask every waiting sender to offer again; the first one wins."""
-        client, waiting = self._client, list(self._waiting)
-        if client is None or client.closed or not waiting:
+        client, waiting = self.client, list(self._waiting)
+        if client is None or not waiting:
             return
         log.info("the call is free: asking %d waiting sender(s) to offer", len(waiting))
         for peer_id in waiting:

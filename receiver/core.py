@@ -62,6 +62,10 @@ MAX_MOTION_BYTES = 1024
 CallState = Literal["waiting", "live", "reconnecting"]
 
 
+def _nowhere(message: str) -> None:
+    """Where control messages go while there is no call."""
+
+
 def model_summary(loaded: LoadedModel) -> dict[str, object]:
     """What viewers are told about the receiver's model: trained or not, and which one, short.
 
@@ -115,7 +119,7 @@ class ReceiverCore:
         loaded: LoadedModel,
         runtime: Runtime,
         sink: FrameSink,
-        send_control: Callable[[str], object] = lambda message: None,
+        send_control: Callable[[str], object] = _nowhere,
         *,
         view: FreeView | None = None,
         hold_ms: float = 30.0,
@@ -164,6 +168,16 @@ class ReceiverCore:
         self._last = None
         self._clock = PeerClock()
         self.ended.clear()
+
+    def new_call(self, send_control: Callable[[str], object]) -> None:
+        """A new sender's call: its stream starts afresh (:meth:`reset_stream`) and requests
+        (keyframe, intra) go back through ``send_control``."""
+        self.reset_stream()
+        self.send_control = send_control
+
+    def end_call(self) -> None:
+        """The call is gone: requests go nowhere until the next one."""
+        self.send_control = _nowhere
 
     def hold(self, reason: str) -> None:
         """The call broke (``reason``): hold the last frame and say "reconnecting" until the
