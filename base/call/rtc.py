@@ -56,10 +56,10 @@ def restrict_host_candidates(hosts: Sequence[str]) -> None:
     """Gather ICE host candidates on ``hosts`` only (process-wide); empty: aioice's default."""
     import aioice.ice
 
-    original = getattr(aioice.ice, "_vid2vid_original_get_host_addresses", None)
-    if original is None:
-        original = aioice.ice.get_host_addresses
-        aioice.ice._vid2vid_original_get_host_addresses = original  # type: ignore[attr-defined]
+    # aioice's own lookup, also after an earlier call replaced it (ours keep it as __wrapped__;
+    # nothing is stored on aioice's module but the one function it looks up).
+    current = aioice.ice.get_host_addresses
+    original = getattr(current, "__wrapped__", current)
     if not hosts:
         aioice.ice.get_host_addresses = original
         return
@@ -68,6 +68,7 @@ def restrict_host_candidates(hosts: Sequence[str]) -> None:
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [h for h in chosen if (":" in h and use_ipv6) or (":" not in h and use_ipv4)]
 
+    get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = get_host_addresses
     log.info("ICE host candidates restricted to %s", ", ".join(chosen))
 

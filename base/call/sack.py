@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 #: RFC 4960 §6.2: "An implementation MUST NOT allow the maximum delay to be configured to be
 #: more than 500 ms."
 MAX_DELAY_MS = 500.0
-_INSTALLED = "_vid2vid_delayed_ack"
 #: The U (unordered) bit of a DATA chunk's flags (RFC 4960 §3.3.1).
 _UNORDERED = 0x04
 
@@ -92,9 +91,8 @@ class DelayedAck:
 
     def install(self) -> DelayedAck:
         """Take over the SACK timing of the transport (once; a second install is refused)."""
-        if getattr(self._sctp, _INSTALLED, None) is not None:
+        if delayed_ack_of(self._sctp) is not None:
             raise ConfigError("this SCTP transport already has a delayed-ack adapter")
-        setattr(self._sctp, _INSTALLED, self)
         self._sctp._send_sack = self._sack_due
         self._sctp._receive_data_chunk = self._data_chunk
         return self
@@ -152,12 +150,14 @@ class DelayedAck:
 
 def install_delayed_ack(sctp: Any, policy: DelayedAckPolicy = RFC_POLICY) -> DelayedAck:
     """The adapter of ``sctp`` (an aiortc ``RTCSctpTransport``), installed now if it has none."""
-    existing = getattr(sctp, _INSTALLED, None)
+    existing = delayed_ack_of(sctp)
     if existing is not None:
         return existing
     return DelayedAck(sctp, policy).install()
 
 
 def delayed_ack_of(sctp: Any) -> DelayedAck | None:
-    """The adapter installed on ``sctp``, if any."""
-    return getattr(sctp, _INSTALLED, None)
+    """The adapter installed on ``sctp``, if any: the owner of its ``_send_sack`` (the seam it
+    took over; nothing else of ours is stored on aiortc's transport)."""
+    owner = getattr(getattr(sctp, "_send_sack", None), "__self__", None)
+    return owner if isinstance(owner, DelayedAck) else None

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from vid2vid.call.rtc import IceConfig, connect_in_process
-from vid2vid.call.sack import DelayedAckPolicy, delayed_ack_of
+from vid2vid.call.sack import DelayedAck, DelayedAckPolicy, delayed_ack_of, install_delayed_ack
 from vid2vid.call.wire import DatagramTap, seeded_loss
 from vid2vid.errors import ConfigError
 
@@ -92,3 +92,18 @@ def test_policy_bounds_follow_rfc_4960():
         DelayedAckPolicy(delay_ms=600)
     with pytest.raises(ConfigError, match="every must be >= 1, got 0"):
         DelayedAckPolicy(every=0)
+
+
+def test_one_adapter_per_transport_found_through_the_seam_it_took():
+    class Transport:  # the two coroutines of aiortc's RTCSctpTransport the adapter takes over
+        async def _send_sack(self) -> None: ...
+
+        async def _receive_data_chunk(self, chunk) -> None: ...
+
+    sctp = Transport()
+    assert delayed_ack_of(sctp) is None
+    adapter = install_delayed_ack(sctp)
+    assert delayed_ack_of(sctp) is adapter and install_delayed_ack(sctp) is adapter
+    with pytest.raises(ConfigError, match="already has a delayed-ack adapter"):
+        DelayedAck(sctp).install()
+    assert set(vars(sctp)) == {"_send_sack", "_receive_data_chunk"}  # nothing else stored on it
