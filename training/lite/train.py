@@ -60,6 +60,14 @@ def split_clips(
     return ClipFrames(data, index, train), (ClipFrames(data, index, held) if held else None), index
 
 
+def _saved_step(folder: Path) -> int | None:
+    """The step a run folder's state was saved at (None before its first save)."""
+    if not (folder / STATE_FILE).is_file():
+        return None
+    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    return int(state["step"])
+
+
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -197,11 +205,18 @@ def train(args: argparse.Namespace) -> int:
         config = config_from_dict(settings["model"])
         # A continuation elsewhere (a GPU machine) reads the same clips from another folder,
         # and may take a larger batch; both changes are recorded in run.json.
-        changes = (("data", args.data), ("batch", args.batch), ("hires_data", args.hires_data))
+        changes = (
+            ("data", args.data),
+            ("batch", args.batch),
+            ("hires_data", args.hires_data),
+            ("lr", args.lr),
+        )
         for key, value in changes:
             if value is not None and value != settings.get(key):
-                settings.setdefault("changes", []).append({"key": key, "value": str(value)})
-                settings[key] = value if key == "batch" else str(value)
+                settings.setdefault("changes", []).append(
+                    {"key": key, "value": str(value), "from_step": _saved_step(folder)}
+                )
+                settings[key] = value if key in ("batch", "lr") else str(value)
         for i, path in enumerate(args.eval_data):
             if i < len(settings["eval_data"]):
                 settings["eval_data"][i] = str(path)
@@ -217,7 +232,7 @@ def train(args: argparse.Namespace) -> int:
             "hires_data": None if args.hires_data is None else str(args.hires_data),
             "hires_every": args.hires_every,
             "init_weights": None if args.init_weights is None else str(args.init_weights),
-            "lr": args.lr,
+            "lr": args.lr or 5e-4,
             "seed": args.seed,
         }
         settings_file.write_text(json.dumps(settings, indent=2) + "\n")
@@ -241,6 +256,8 @@ def train(args: argparse.Namespace) -> int:
     run = Run(folder, config, settings, args.init_weights)
     if (folder / STATE_FILE).is_file():
         run.load_state()
+        for group in run.optimizer.param_groups:  # a changed --lr applies from here on
+            group["lr"] = float(settings["lr"])
         log.info("resumed at step %d", run.step)
     device = torch.device(args.device)
     run.model.to(device)
@@ -364,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
         "batch of it, so the decoder sees 512 px targets (held-out people stay out)",
     )
     parser.add_argument("--hires-every", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument(
+        "--lr", type=float, default=None, help="Adam's step size (default: 5e-4, or the run's)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--steps",
