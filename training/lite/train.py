@@ -212,11 +212,14 @@ def train(args: argparse.Namespace) -> int:
             ("lr", args.lr),
         )
         for key, value in changes:
-            if value is not None and value != settings.get(key):
+            if value is None:
+                continue
+            value = value if key in ("batch", "lr") else str(value)
+            if value != settings.get(key):
                 settings.setdefault("changes", []).append(
                     {"key": key, "value": str(value), "from_step": _saved_step(folder)}
                 )
-                settings[key] = value if key in ("batch", "lr") else str(value)
+                settings[key] = value
         for i, path in enumerate(args.eval_data):
             if i < len(settings["eval_data"]):
                 settings["eval_data"][i] = str(path)
