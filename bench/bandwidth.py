@@ -221,12 +221,12 @@ FROZEN = "frozen-keyframe"
 
 def run_frozen(
     clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, keyframe_bytes: int
-) -> list[dict]:
+) -> tuple[list[dict], dict]:
     """What a receiver shows with no motion at all: the first frame, held, as the keyframe's JPEG
     (q90, vid2vid's key image) gives it. It costs the keyframe and nothing after it; a codec worth
     its packets must beat it by a clear margin."""
     n = len(clip.frames)
-    rows = []
+    rows, decoded = [], {}
     for size in options.resolutions:
         first_bgr = np.ascontiguousarray(clip.at(size)[0][..., ::-1])
         jpeg = encode_key_image(first_bgr, AppearanceKind.JPEG)
@@ -236,7 +236,8 @@ def run_frozen(
         row.update(rate_fields(keyframe_bytes, 0, n, clip.fps, options.call_seconds))
         row.update(quality_row(clip, size, held, faces))
         rows.append(row)
-    return rows
+        decoded[(FROZEN, 0, size)] = held
+    return rows, decoded
 
 
 def run_conventional(
@@ -293,7 +294,9 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
             clip = load_clip(path, work_size, options.max_frames)
             neural_rows, neural = run_vid2vid(loaded, clip, options, faces, progress)
             keyframe_bytes = min(r["intra_bytes"] for r in neural_rows)
-            neural_rows += run_frozen(clip, options, faces, keyframe_bytes)
+            frozen_rows, frozen = run_frozen(clip, options, faces, keyframe_bytes)
+            neural_rows += frozen_rows
+            neural.update(frozen)
             conv_rows, conventional = run_conventional(clip, options, faces, progress)
             rows += neural_rows + conv_rows
             strips += report.write_strips(

@@ -208,7 +208,8 @@ def write_strips(
     conventional: dict,
     count: int,
 ) -> list[Path]:
-    """One strip per resolution: original / vid2vid / x264 at the closest bit rates.
+    """One strip per resolution: original / frozen keyframe / vid2vid / x264 at the closest
+    bit rates (the frozen keyframe when the run has it).
 
     The vid2vid point (image keyframe if run) and the x264 point are the pair whose rates are
     closest (in log ratio); both rates are written on the strip.
@@ -216,7 +217,10 @@ def write_strips(
     output.mkdir(parents=True, exist_ok=True)
     paths = []
     for res in sorted({r["res"] for r in neural_rows}):
-        ours = [r for r in neural_rows if r["res"] == res]
+        ours = [r for r in neural_rows if r["res"] == res and r["codec"].startswith("vid2vid")]
+        frozen_row = next(
+            (r for r in neural_rows if r["res"] == res and r["codec"] == "frozen-keyframe"), None
+        )
         forms = sorted({r["codec"] for r in ours}, key=lambda c: c != "vid2vid-image")
         ours = [r for r in ours if r["codec"] == forms[0]]
         theirs = [r for r in conv_rows if r["res"] == res and r["codec"] == ANCHOR]
@@ -233,8 +237,11 @@ def write_strips(
         picks = np.linspace(0, len(ref) - 1, count).round().astype(int)
         scale = max(1, 128 // res)
         rows = []
-        for name, frames, row in (("original", ref, None), ("vid2vid", v_frames, a),
-                                  ("x264", x_frames, b)):  # fmt: skip
+        shown = [("original", ref, None)]
+        if frozen_row is not None:
+            shown.append(("frozen keyframe", neural[("frozen-keyframe", 0, res)], frozen_row))
+        shown += [("vid2vid", v_frames, a), ("x264", x_frames, b)]
+        for name, frames, row in shown:
             strip = np.concatenate([frames[i] for i in picks], axis=1)
             strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
             text = name if row is None else (
