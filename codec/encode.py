@@ -64,13 +64,7 @@ class EncodeOptions:
     crop_out: Path | None = None  # write the crops the codec saw (--crop-out)
 
     def stream_config(self) -> StreamConfig:
-        return StreamConfig(
-            quality=self.quality,
-            intra_period_s=self.intra_period_s,
-            keyframe=self.keyframe,
-            image_quality=self.image_quality,
-            stream_id=self.stream_id,
-        )
+        return StreamConfig.of(self)
 
 
 def measure_clip(

@@ -25,7 +25,6 @@ from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.face import CropConfig, FaceTracker
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.stream import (
-    KEYFRAME_KINDS,
     Counters,
     KeyframeForm,
     Runtime,
@@ -56,16 +55,7 @@ class SenderConfig:
     pack: int = 1
 
     def __post_init__(self) -> None:
-        if not 1 <= self.quality <= 100:
-            raise ConfigError(f"quality must be in 1..100, got {self.quality}")
-        if self.intra_period_s <= 0:
-            raise ConfigError(f"intra_period_s must be positive, got {self.intra_period_s}")
-        if self.keyframe not in KEYFRAME_KINDS:
-            raise ConfigError(
-                f"keyframe must be one of {sorted(KEYFRAME_KINDS)}, got {self.keyframe!r}"
-            )
-        if not 0 <= self.image_quality <= 100:
-            raise ConfigError(f"image_quality must be in 0..100, got {self.image_quality}")
+        self.stream_config()  # checks the coding fields
         if self.h264_crf is not None and not 0 <= self.h264_crf <= 51:
             raise ConfigError(f"h264_crf must be in 0..51, got {self.h264_crf}")
         if not 1 <= self.pack <= MAX_PACK:
@@ -73,13 +63,7 @@ class SenderConfig:
 
     def stream_config(self) -> StreamConfig:
         """The coding half of this config, as the stream encoder takes it."""
-        return StreamConfig(
-            quality=self.quality,
-            intra_period_s=self.intra_period_s,
-            keyframe=self.keyframe,
-            image_quality=self.image_quality,
-            stream_id=self.stream_id,
-        )
+        return StreamConfig.of(self)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -54,6 +54,12 @@ class StreamConfig:
             )
         if not 0 <= self.image_quality <= 100:
             raise ConfigError(f"image_quality must be in 0..100, got {self.image_quality}")
+
+    @classmethod
+    def of(cls, options: object) -> StreamConfig:
+        """The coding half of a larger config (the sender's, the encode command's): the fields
+        of the same names, checked here once."""
+        return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
