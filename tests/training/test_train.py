@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from support.interop import DATA, require
+from support.prepared import prepared_clips
 from vid2vid.codec.checkpoint import load_checkpoint
 from vid2vid.training import evaluate, prep, train
 
@@ -18,13 +19,7 @@ TINY = ["--config", "tiny", "--batch", "2", "--workers", "0", "--log-every", "1"
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Crops of two real people at 64 px, 16 frames each."""
-    folder = tmp_path_factory.mktemp("videos")
-    for name in ("lp_d0.mp4", "lp_d18.mp4"):
-        (folder / name).symlink_to(require(DATA / "clips" / name))
-    out = tmp_path_factory.mktemp("data")
-    args = [str(folder), "-o", str(out), "--size", "64", "--min-frames", "8"]
-    assert prep.main([*args, "--max-frames", "16", "--quiet"]) == 0
-    return out
+    return prepared_clips(tmp_path_factory, size=64, frames=16)
 
 
 def _log(run) -> list[dict]:

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from support.interop import DATA, require
+from support.prepared import prepared_clips
 from vid2vid.codec.checkpoint import load_checkpoint
-from vid2vid.training import prep
 from vid2vid.training.lite import train
 from vid2vid.training.lite.data import landmarks_path
 from vid2vid.training.shards import read_index
@@ -19,13 +18,7 @@ pytest.importorskip("dlib")
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Crops of two real people at 64 px, 24 frames each; lp_d18 is the held-out one."""
-    folder = tmp_path_factory.mktemp("videos")
-    for name in ("lp_d0.mp4", "lp_d18.mp4"):
-        (folder / name).symlink_to(require(DATA / "clips" / name))
-    out = tmp_path_factory.mktemp("data")
-    args = [str(folder), "-o", str(out), "--size", "64", "--min-frames", "8"]
-    assert prep.main([*args, "--max-frames", "24", "--quiet"]) == 0
-    return out
+    return prepared_clips(tmp_path_factory, size=64, frames=24)
 
 
 def _run(data, run, *extra: str) -> int:
@@ -102,12 +95,7 @@ def test_gpu_recipe_continues_a_run_from_a_packed_copy_of_its_data(data, tmp_pat
 def test_a_hires_dataset_trains_the_same_decoder_on_larger_targets(data, tmp_path_factory) -> None:
     """Every --hires-every-th step is a half batch of larger crops (the same people, held-out
     ones still out): the networks run at fixed sizes, only the warp and the loss see 2x."""
-    folder = tmp_path_factory.mktemp("videos-hi")
-    for name in ("lp_d0.mp4", "lp_d18.mp4"):
-        (folder / name).symlink_to(require(DATA / "clips" / name))
-    hires = tmp_path_factory.mktemp("data-hi")
-    args = [str(folder), "-o", str(hires), "--size", "128", "--min-frames", "8"]
-    assert prep.main([*args, "--max-frames", "16", "--quiet"]) == 0
+    hires = prepared_clips(tmp_path_factory, size=128, frames=16)
     run = tmp_path_factory.mktemp("runs") / "hi"
     assert _run(data, run, "--steps", "4", "--hires-data", str(hires), "--hires-every", "2") == 0
     settings = json.loads((run / "run.json").read_text())
