@@ -24,16 +24,21 @@ def _sources(manifest: Path) -> list[str]:
     if not manifest.is_file():
         return [f"(corpus manifest {manifest} not found when this card was written)"]
     rows = json.loads(manifest.read_text())
-    repos = Counter(
-        (r["repo"], r.get("commit", "")[:10], r.get("license", "").strip()[:40]) for r in rows
-    )
+    repos = Counter(r["repo"] for r in rows)
+    commits: dict[str, set[str]] = {}
+    licences: dict[str, str] = {}
+    for r in rows:
+        commits.setdefault(r["repo"], set()).add(r.get("commit", "")[:10])
+        licences[r["repo"]] = r.get("license", "").strip().lstrip("#").strip()[:40]
     return [
-        f"| {repo} | {commit} | {count} | {licence or '-'} |"
-        for (repo, commit, licence), count in sorted(repos.items())
+        f"| {repo} | {', '.join(sorted(commits[repo]))} | {count} | {licences[repo] or '-'} |"
+        for repo, count in sorted(repos.items())
     ]
 
 
-def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) -> str:
+def model_card(
+    run: Path, config_name: str, fingerprint: str, manifest: Path, lineage: str = ""
+) -> str:
     settings = json.loads((run / "run.json").read_text())
     curve = json.loads((run / "curve.json").read_text())
     best = max(curve, key=lambda row: row.get("selection", row["mean_psnr"]))
@@ -44,6 +49,15 @@ def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) ->
         f"on 256 px crops, step {best['step']}, {best['train_seconds'] / 3600:.2f} h of training "
         "(2-core CPU unless a GPU continuation is noted below)",
         *([f"- started from {settings['init_weights']}"] if settings.get("init_weights") else []),
+        *([f"- lineage: {lineage}"] if lineage else []),
+        *(
+            [
+                "- changed on the way: "
+                + ", ".join(f"{c['key']} {c['value']} from step {c['from_step']}" for c in changes)
+            ]
+            if (changes := settings.get("changes"))
+            else []
+        ),
         *(
             [
                 f"- every {settings.get('hires_every', 4)}th step a half batch of 512 px crops ({settings['hires_data']})"
@@ -59,8 +73,9 @@ def model_card(run: Path, config_name: str, fingerprint: str, manifest: Path) ->
         "from 21 hypotheses (identity, and one local first-order motion per keypoint); a second "
         "U-Net at 128² paints what the warp cannot bring and says where to trust the warp; the blend "
         "runs at the output size (1.39 M parameters)",
-        "- **loss**: L1 on a 3-level image pyramid of the output plus L1 of the keyframe warped at "
-        f"64² (no perceptual or adversarial term); Adam, lr {settings['lr']}, batch {settings['batch']}",
+        "- **loss**: L1 on a 3-level image pyramid of the output (eyes and mouth weighted 3x) plus L1 "
+        "of the keyframe warped at 64² (no perceptual or adversarial term); pairs of frames of one "
+        f"clip, half of them mirrored; Adam, lr {settings['lr']}, batch {settings['batch']}",
         "",
         "## Data",
         "",
@@ -120,11 +135,15 @@ def copy_report(run: Path, report: Path, step: int) -> None:
         if (run / name).is_file():
             shutil.copy2(run / name, report / f"{run.name}-{name}")
     sample = run / "samples" / f"step-{step:07d}.png"
-    if sample.is_file():
-        shutil.copy2(sample, report / f"{run.name}-samples-step-{step:07d}.png")
+    if sample.is_file():  # as JPEG: the PNG of a dozen people is about 10 MB
+        import cv2
+
+        image = cv2.imread(str(sample))
+        target = report / f"{run.name}-samples-step-{step:07d}.jpg"
+        cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
-def ship(run: Path, output: Path, config_name: str, manifest: Path) -> str:
+def ship(run: Path, output: Path, config_name: str, manifest: Path, lineage: str = "") -> str:
     best = load_checkpoint(run / "best")
     config = preset(config_name)
     if config.family != best.config.family or config.arch != best.config.arch:
@@ -136,7 +155,8 @@ def ship(run: Path, output: Path, config_name: str, manifest: Path) -> str:
         trained=True,
         note=f"shipped from {run.name}: {best.source}",
     )
-    (output / "MODEL_CARD.md").write_text(model_card(run, config_name, print_, manifest))
+    card = model_card(run, config_name, print_, manifest, lineage)
+    (output / "MODEL_CARD.md").write_text(card)
     return print_
 
 
@@ -156,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--manifest", type=Path, default=Path("../shared/data/train/manifest.json"))
     parser.add_argument(
+        "--lineage", default="", help="how the run's starting weights were made, for the card"
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         default=Path("bench/reports/default-model"),
@@ -163,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        print_ = ship(args.run, args.output, args.config, args.manifest)
+        print_ = ship(args.run, args.output, args.config, args.manifest, args.lineage)
         copy_report(args.run, args.report, best_step(args.run))
     except Vid2VidError as exc:
         print(f"ship: error: {exc}", file=sys.stderr)
