@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -59,7 +61,133 @@ REQUEST_INTERVAL_S = 0.5
 #: bytes, and the jitter buffer holds up to its capacity of them per peer.
 MAX_MOTION_BYTES = 1024
 
-CallState = Literal["waiting", "live", "reconnecting"]
+
+class Phase(enum.Enum):
+    """Where the receiver is with the sender's face (the keyframe's features)."""
+
+    WAITING_KEYFRAME = "waiting_keyframe"  # no face: a keyframe is asked for
+    REFUSED = "refused"  # no face, and the last keyframe was of another model: not asked again
+    KEYFRAME_PENDING = "keyframe_pending"  # a keyframe is assembled, waiting for the worker
+    LOADING_KEYFRAME = "loading_keyframe"  # the worker computes a keyframe's features
+    LIVE = "live"  # a face is loaded: poses are rendered on it
+
+
+class CallState(enum.Enum):
+    """The call as viewers see it (the snapshot's ``call`` field is the value)."""
+
+    WAITING = "waiting"  # for a sender
+    LIVE = "live"
+    RECONNECTING = "reconnecting"  # the sender fell silent or its connection failed
+
+
+class ReceiverState:
+    """The receiver's one state machine: every transition is a method here, under one lock.
+
+    ``phase`` is the face's lifecycle, ``call`` the call as shown to viewers; they move
+    together on a loaded keyframe (LIVE, live) and apart otherwise (a "reconnecting" call
+    waits for the next sender's keyframe with no face). The data that goes with the states
+    (the loaded face, the keyframe waiting for the worker, the refusal's message, the stream
+    generation that voids loads of a previous stream) changes only here as well. The render
+    worker and the event loop meet here; the lock keeps every read and transition whole.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.phase = Phase.WAITING_KEYFRAME
+        self.call = CallState.WAITING
+        self.features: LoadedKeyframe | None = None
+        self.pending: Keyframe | None = None
+        self.refused: str | None = None
+        self.generation = 0
+
+    def _settle(self) -> None:
+        """The phase once no keyframe is loading (lock held)."""
+        if self.pending is not None:
+            self.phase = Phase.KEYFRAME_PENDING
+        elif self.features is not None:
+            self.phase = Phase.LIVE
+        elif self.refused is not None:
+            self.phase = Phase.REFUSED
+        else:
+            self.phase = Phase.WAITING_KEYFRAME
+
+    def reset_stream(self) -> None:
+        """A new stream: the face, its refusal and a waiting keyframe go; a load under way
+        stays LOADING until it ends, and is then void (its generation is old)."""
+        with self._lock:
+            self.generation += 1
+            self.features = None
+            self.pending = None
+            self.refused = None
+            if self.phase is not Phase.LOADING_KEYFRAME:
+                self.phase = Phase.WAITING_KEYFRAME
+
+    def keyframe_arrived(self, keyframe: Keyframe) -> None:
+        """A whole keyframe of this model: it waits for the worker (a newer one replaces it);
+        an earlier refusal is over (this sender's model is right now)."""
+        with self._lock:
+            self.refused = None
+            self.pending = keyframe
+            if self.phase is not Phase.LOADING_KEYFRAME:
+                self.phase = Phase.KEYFRAME_PENDING
+
+    def refuse(self, reason: str) -> bool:
+        """A keyframe of another model; whether the reason is new (to log it once)."""
+        with self._lock:
+            new = self.refused != reason
+            self.refused = reason
+            if self.phase is Phase.WAITING_KEYFRAME:
+                self.phase = Phase.REFUSED
+            return new
+
+    def start_load(self) -> tuple[Keyframe, int] | None:
+        """The waiting keyframe and its generation, now LOADING; None if none waits."""
+        with self._lock:
+            keyframe, self.pending = self.pending, None
+            if keyframe is None:
+                return None
+            self.phase = Phase.LOADING_KEYFRAME
+            return keyframe, self.generation
+
+    def end_load(self, generation: int, features: LoadedKeyframe | None) -> bool:
+        """A load ended (``features`` None: it failed); whether its face is now in use
+        (False too when the stream was reset meanwhile). A face in use makes the call live."""
+        with self._lock:
+            accepted = features is not None and generation == self.generation
+            if accepted:
+                self.features = features
+                self.call = CallState.LIVE
+            self._settle()
+            return accepted
+
+    def hold(self) -> bool:
+        """The call broke: a live call is reconnecting (whether it was live)."""
+        with self._lock:
+            if self.call is not CallState.LIVE:
+                return False
+            self.call = CallState.RECONNECTING
+            return True
+
+    def sender_left(self) -> None:
+        with self._lock:
+            self.call = CallState.WAITING
+
+    def face(self) -> tuple[LoadedKeyframe | None, int]:
+        """The face to render on, and its stream's generation."""
+        with self._lock:
+            return self.features, self.generation
+
+    def wants_keyframe(self) -> bool:
+        """No face, none loading or waiting, and no refusal: a keyframe may be asked for."""
+        with self._lock:
+            return self.phase is Phase.WAITING_KEYFRAME
+
+    def has_keyframe(self) -> bool:
+        """A keyframe is in use, waiting for the worker or being loaded."""
+        with self._lock:
+            return self.phase in (
+                Phase.KEYFRAME_PENDING, Phase.LOADING_KEYFRAME, Phase.LIVE
+            )  # fmt: skip
 
 
 def _nowhere(message: str) -> None:
@@ -138,16 +266,22 @@ class ReceiverCore:
         self.ended = asyncio.Event()
         self.fps: float | None = None
         self.keyframe_bytes = 0
-        self.refused: str | None = None
+        self.state = ReceiverState()
         self._last_request: dict[str, float] = {}
-        self._features: LoadedKeyframe | None = None
         self._last: _Pose | None = None
         self._rerender = False
         self._rendering = False
-        self._loading_keyframe = False
-        self._generation = 0  # bumped by reset_stream: a keyframe load of an older stream is void
-        self.call_state: CallState = "waiting"
         self.reset_stream()
+
+    @property
+    def call_state(self) -> str:
+        """``waiting``, ``live`` or ``reconnecting`` (the snapshot's ``call``)."""
+        return self.state.call.value
+
+    @property
+    def refused(self) -> str | None:
+        """Why the current stream's last keyframe was refused; None if it was not."""
+        return self.state.refused
 
     # -- input, on the event loop ----------------------------------------------------------------
     def reset_stream(self) -> None:
@@ -156,14 +290,11 @@ class ReceiverCore:
         The old sender's face (features), its refusal and the request timers go too: a new
         sender's motion must not be drawn on the old face, and a new sender may run the right
         model, so it is asked for a keyframe again. A keyframe load still running for the old
-        stream is discarded when it finishes (``_generation``)."""
-        self._generation += 1
-        self._features = None
-        self.refused = None
+        stream is discarded when it finishes (:class:`ReceiverState`)."""
+        self.state.reset_stream()
         self._last_request.clear()
         self._stream = StreamDecoder(self.loaded, self.runtime)
         self._jitter: JitterBuffer[MotionPacket] = JitterBuffer(self.hold_ms)
-        self._pending_keyframe: Keyframe | None = None
         self._keyframe_ms = 0
         self._last = None
         self._clock = PeerClock()
@@ -182,13 +313,12 @@ class ReceiverCore:
     def hold(self, reason: str) -> None:
         """The call broke (``reason``): hold the last frame and say "reconnecting" until the
         next keyframe is loaded. Before the first keyframe there is nothing to hold."""
-        if self.call_state == "live":
+        if self.state.hold():
             log.warning("%s: holding the last frame, reconnecting", reason)
-            self.call_state = "reconnecting"
 
     def sender_left(self) -> None:
         """The sender said bye: the call is over until another one offers."""
-        self.call_state = "waiting"
+        self.state.sender_left()
 
     @property
     def busy(self) -> bool:
@@ -198,12 +328,7 @@ class ReceiverCore:
     @property
     def has_keyframe(self) -> bool:
         """A keyframe is in use, being loaded or arriving chunk by chunk."""
-        return (
-            self._features is not None
-            or self._pending_keyframe is not None
-            or self._loading_keyframe
-            or self._stream.assembling
-        )
+        return self.state.has_keyframe() or self._stream.assembling
 
     def on_message(self, channel: Channel, message: Message) -> None:
         """The transport's handler: never raises, whatever arrives."""
@@ -253,9 +378,8 @@ class ReceiverCore:
             log.warning("dropped a packet: %s", exc)
             self.stats.count("malformed")
         except ModelMismatchError as exc:
-            if self.refused != str(exc):
+            if self.state.refuse(str(exc)):
                 log.error("refused a keyframe: %s", exc)
-            self.refused = str(exc)
             self.stats.count("keyframes_refused")
         self._wake.set()
 
@@ -279,9 +403,8 @@ class ReceiverCore:
 
     def _on_keyframe(self, arrival: KeyframeChunk) -> None:
         assert arrival.keyframe is not None
-        self.refused = None  # this sender's model is right now: ask for keyframes again
         self.keyframe_bytes = arrival.payload_bytes
-        self._pending_keyframe = arrival.keyframe
+        self.state.keyframe_arrived(arrival.keyframe)  # ends a refusal: the model is right now
         # A re-sent keyframe keeps its old capture time; a forged one may claim any: the
         # keyframe's own pose is placed by the stream's clock when its stamp is off.
         stamp, now = arrival.header.timestamp_ms, clock_ms()
@@ -293,8 +416,8 @@ class ReceiverCore:
         now = time.monotonic()
         if now - self._last_request.get(what, -1e9) < REQUEST_INTERVAL_S:
             return
-        if what == "keyframe" and self.refused is not None:
-            return  # asking again would only bring the same model's keyframe
+        if what == "keyframe" and not self.state.wants_keyframe():
+            return  # one is coming, or asking would only bring the same model's keyframe
         self._last_request[what] = now
         message = (
             control.keyframe_request_message()
@@ -311,9 +434,8 @@ class ReceiverCore:
         try:
             while True:
                 await self._wait()
-                pending, self._pending_keyframe = self._pending_keyframe, None
-                if pending is not None:
-                    await self._load_keyframe(loop, pending)
+                if (load := self.state.start_load()) is not None:
+                    await self._load_keyframe(loop, *load)
                 newest = self._decode_ready()
                 if newest is None and not (self._rerender and self._last is not None):
                     continue
@@ -321,7 +443,7 @@ class ReceiverCore:
                 if newest is not None:
                     header = newest.header
                     self._last = _Pose(header.sequence, header.timestamp_ms, newest.params)
-                if self._features is None:
+                if self.state.face()[0] is None:
                     if not self.has_keyframe:
                         self._request("keyframe")
                     continue
@@ -339,10 +461,11 @@ class ReceiverCore:
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
 
-    async def _load_keyframe(self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe) -> None:
+    async def _load_keyframe(
+        self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe, generation: int
+    ) -> None:
         start = time.perf_counter()
-        generation = self._generation
-        self._loading_keyframe = True
+        features = None
         try:
             features = await loop.run_in_executor(self._worker, self._stream.load, keyframe)
         except BitstreamError as exc:
@@ -350,13 +473,11 @@ class ReceiverCore:
             self.stats.count("malformed")
             return
         finally:
-            self._loading_keyframe = False
-        if generation != self._generation:
+            accepted = self.state.end_load(generation, features)
+        if not accepted:
             log.info("discarded a keyframe of the previous stream")
             self.stats.count("keyframes_discarded")
             return
-        self._features = features
-        self.call_state = "live"
         self.stats.stage("keyframe", (time.perf_counter() - start) * 1000)
         self.stats.count("keyframes")
         if self._last is None:  # nothing shown yet: show the keyframe's own pose at once
@@ -394,7 +515,7 @@ class ReceiverCore:
         return newest
 
     async def _render(self, loop: asyncio.AbstractEventLoop, pose: _Pose, fresh: bool) -> None:
-        features, view, generation = self._features, self.view, self._generation
+        (features, generation), view = self.state.face(), self.view
         assert features is not None
         start = time.perf_counter()
         self._rendering = True

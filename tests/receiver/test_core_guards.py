@@ -8,7 +8,7 @@ from support.recorder import Recorder
 from vid2vid.codec.bitstream.header import PacketHeader, PacketType
 from vid2vid.codec.checkpoint import load_weights
 from vid2vid.engines.runtime import open_runtime
-from vid2vid.receiver.core import MAX_MOTION_BYTES, ReceiverCore
+from vid2vid.receiver.core import MAX_MOTION_BYTES, Phase, ReceiverCore
 
 
 @pytest.fixture(scope="module")
@@ -86,22 +86,22 @@ def test_reset_forgets_the_old_face_and_voids_its_pending_load(tiny):
             for chunk in _chunks(tiny, 1):
                 core.on_message("control", chunk)
             for _ in range(200):
-                if core._features is not None:
+                if core.state.phase is Phase.LIVE:
                     break
                 await asyncio.sleep(0.01)
-            assert core._features is not None
+            assert core.state.phase is Phase.LIVE
             core.reset_stream()
-            assert core._features is None and not core.has_keyframe
+            assert core.state.phase is Phase.WAITING_KEYFRAME and not core.has_keyframe
             # a keyframe whose load is under way when the stream is reset is discarded
             for chunk in _chunks(tiny, 2):
                 core.on_message("control", chunk)
-            while not core._loading_keyframe:
+            while core.state.phase is not Phase.LOADING_KEYFRAME:
                 await asyncio.sleep(0)
             core.reset_stream()
-            while core._loading_keyframe:
+            while core.state.phase is Phase.LOADING_KEYFRAME:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.05)
-            assert core._features is None
+            assert core.state.phase is Phase.WAITING_KEYFRAME and core.state.face()[0] is None
             assert core.stats.totals.get("keyframes_discarded") == 1
         finally:
             render.cancel()
@@ -133,3 +133,29 @@ def test_a_flood_of_bad_packets_is_counted_and_logged_at_a_bounded_rate(tiny):
     totals = core.stats.totals
     assert totals.get("malformed") == 2000
     assert len(stream.getvalue().splitlines()) <= 10, stream.getvalue()
+
+
+def test_the_state_machine_moves_only_by_its_transitions():
+    from vid2vid.receiver.core import CallState, ReceiverState
+
+    state = ReceiverState()
+    assert (state.phase, state.call) == (Phase.WAITING_KEYFRAME, CallState.WAITING)
+    assert state.refuse("another model") and not state.refuse("another model")
+    assert state.phase is Phase.REFUSED and not state.wants_keyframe()
+    keyframe = object()
+    state.keyframe_arrived(keyframe)  # type: ignore[arg-type]
+    assert state.phase is Phase.KEYFRAME_PENDING and state.refused is None
+    load = state.start_load()
+    assert load is not None and load[0] is keyframe and state.phase is Phase.LOADING_KEYFRAME
+    assert state.end_load(load[1], "face")  # type: ignore[arg-type]
+    assert (state.phase, state.call) == (Phase.LIVE, CallState.LIVE)
+    assert state.hold() and state.call is CallState.RECONNECTING and not state.hold()
+    state.keyframe_arrived(keyframe)  # type: ignore[arg-type]
+    load = state.start_load()
+    assert load is not None
+    state.reset_stream()  # a new sender while the old stream's keyframe loads
+    assert state.phase is Phase.LOADING_KEYFRAME and state.face()[0] is None
+    assert not state.end_load(load[1], "old face")  # type: ignore[arg-type]
+    assert state.phase is Phase.WAITING_KEYFRAME and state.call is CallState.RECONNECTING
+    state.sender_left()
+    assert state.call is CallState.WAITING
