@@ -63,7 +63,7 @@ class SenderApp(SignalingPeer):
         self.call_key = secrets.token_urlsafe(16)
         self._receivers: set[str] = set()  # receivers in the room, by signaling
         if track is not None:
-            session.frame_listeners.append(lambda frame: track.push(frame.image))
+            session.on_frame(lambda frame: track.push(frame.image))
         self._pcs: dict[str, Any] = {}
 
     # -- SignalingPeer -------------------------------------------------------------------------

@@ -53,10 +53,13 @@ class SenderSession:
         self._peers: dict[str, _Peer] = {}
         self._queue: LatestQueue[CapturedFrame] = LatestQueue(1)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="motion")
-        #: Called with every captured frame on the event loop (the --preview track).
-        self.frame_listeners: list[Callable[[CapturedFrame], None]] = []
+        self._frame_listeners: list[Callable[[CapturedFrame], None]] = []
         self.ended = asyncio.Event()
         self._wire_meters = (RateMeter(), RateMeter())
+
+    def on_frame(self, listener: Callable[[CapturedFrame], None]) -> None:
+        """Call ``listener`` with every captured frame, on the event loop (the --preview track)."""
+        self._frame_listeners.append(listener)
 
     # -- receivers -----------------------------------------------------------------------------
     def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
@@ -144,7 +147,7 @@ class SenderSession:
         try:
             async for frame in self.capture.frames():
                 self._queue.put(frame)
-                for listener in self.frame_listeners:
+                for listener in self._frame_listeners:
                     listener(frame)
         finally:
             self._queue.close()
