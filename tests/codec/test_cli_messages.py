@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 
 from support.interop import DATA, require
-from vid2vid.codec import decode as decode_cli
-from vid2vid.codec import encode as encode_cli
-from vid2vid.codec import reenact as reenact_cli
 from vid2vid.codec.checkpoint import load_weights
+from vid2vid.codec.commands import decode as decode_cli
+from vid2vid.codec.commands import encode as encode_cli
+from vid2vid.codec.commands import reenact as reenact_cli
 from vid2vid.codec.config import preset
 from vid2vid.codec.model import build_model_meta, seeded_model
 from vid2vid.engines.threads import threads_for

@@ -9,9 +9,9 @@ import pytest
 
 from support.interop import DATA, require
 from vid2vid.codec import checkpoint
-from vid2vid.codec import decode as decode_cli
-from vid2vid.codec import encode as encode_cli
 from vid2vid.codec.checkpoint import DEFAULT_MODEL, default_weights, load_weights
+from vid2vid.codec.commands import decode as decode_cli
+from vid2vid.codec.commands import encode as encode_cli
 from vid2vid.codec.video import VideoReader
 from vid2vid.errors import CheckpointError
 

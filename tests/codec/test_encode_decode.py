@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from support.interop import DATA, require
-from vid2vid.codec import decode as decode_cli
-from vid2vid.codec import encode as encode_cli
 from vid2vid.codec.bitstream.chunks import KeyframeAssembler
 from vid2vid.codec.bitstream.container import V2VReader, V2VWriter
 from vid2vid.codec.bitstream.header import PacketHeader, PacketType
 from vid2vid.codec.bitstream.keyframe import decode_keyframe_payload
 from vid2vid.codec.checkpoint import save_checkpoint, untrained_model
 from vid2vid.codec.clip import FaceClip
+from vid2vid.codec.commands import decode as decode_cli
+from vid2vid.codec.commands import encode as encode_cli
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.keypoints import Motion
 from vid2vid.codec.model import KeyframeFeatures

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from support.interop import DATA, require
-from vid2vid.codec.reenact import main
+from vid2vid.codec.commands.reenact import main
 
 
 def _frames(path) -> list[np.ndarray]:
