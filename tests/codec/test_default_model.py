@@ -41,7 +41,6 @@ def test_commands_default_to_it_and_rebuild_a_face(tmp_path: Path, capsys) -> No
     """Encode and decode with no model named: the stream's fingerprint leads the decoder to the
     shipped model, no UNTRAINED warning is printed, and the frames resemble the person (random
     weights give about 5 dB)."""
-    pytest.importorskip("dlib")
     clip = require(DATA / "clips" / "lp_d0.mp4")
     stream, crops, video = tmp_path / "d0.v2v", tmp_path / "crops.mp4", tmp_path / "d0.mp4"
     assert (

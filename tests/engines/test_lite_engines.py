@@ -13,8 +13,6 @@ from vid2vid.engines import open_runtime
 from vid2vid.engines.export import TOLERANCE, export_all, export_graph
 from vid2vid.errors import ConfigError
 
-pytest.importorskip("dlib")
-
 
 @pytest.fixture(scope="module")
 def crops() -> torch.Tensor:

@@ -65,7 +65,8 @@ def test_pose_comes_from_rigid_points_only() -> None:
 def test_reader_finds_the_landmarks_dlibs_detector_would() -> None:
     """On a real tracker crop, the two-pass box lands within a couple of pixels of dlib's own
     HOG detection followed by the same predictor (the benchmark's landmark reference)."""
-    dlib = pytest.importorskip("dlib")
+    import dlib
+
     from vid2vid.bench.metrics import find_dlib_models
     from vid2vid.codec.clip import FaceClip
 
@@ -84,7 +85,6 @@ def test_reader_finds_the_landmarks_dlibs_detector_would() -> None:
 
 
 def test_reader_refuses_a_colour_image() -> None:
-    pytest.importorskip("dlib")
     from vid2vid.errors import InputError
 
     with pytest.raises(InputError, match="grey"):

@@ -12,8 +12,6 @@ from vid2vid.training.lite import train
 from vid2vid.training.lite.data import landmarks_path
 from vid2vid.training.shards import read_index
 
-pytest.importorskip("dlib")
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
