@@ -25,7 +25,8 @@ vid2vid-prep "$SHARED/clips" -o "$EVAL" --size 256 --quiet
 
 args=()
 for id in "${HELD_OUT[@]}"; do args+=(--holdout "$id"); done
-# INIT: weights to start a new run from (e.g. codec/weights/default); HIRES: a 512 px dataset of
+# INIT: weights to start a new run from (training/checkpoints/lite-256f-resume: the last
+# session's run where it stopped; codec/weights/default: the shipped step); HIRES: a 512 px dataset of
 # the same corpus (vid2vid-prep --size 512) for every 4th step.
 exec vid2vid-train-lite --data "$DATA" --eval-data "$EVAL" -o "$RUN" "${args[@]}" \
     --eval-minutes "${EVAL_MINUTES:-10}" ${MINUTES:+--minutes "$MINUTES"} \
