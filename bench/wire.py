@@ -142,6 +142,20 @@ async def _pace(start: float, index: int, fps: float) -> None:
     await asyncio.sleep(max(0.0, start + index / fps - time.monotonic()))
 
 
+def _wire_fields(fwd: WireCount, ret: WireCount, elapsed: float, payload_kbps: float) -> dict:
+    """The wire figures both codecs report: rates and datagrams each way, against the payload."""
+    forward, back = _kbps(fwd, elapsed), _kbps(ret, elapsed)
+    return {
+        "payload_kbps": payload_kbps,
+        "forward_kbps": forward,
+        "forward_datagrams_per_s": fwd.datagrams / elapsed,
+        "return_kbps": back,
+        "return_datagrams_per_s": ret.datagrams / elapsed,
+        "total_kbps": forward + back,
+        "forward_over_payload": forward / payload_kbps if payload_kbps else None,
+    }
+
+
 def _kbps(count: WireCount, seconds: float) -> float:
     return count.kbps(seconds)
 
@@ -202,13 +216,7 @@ async def run_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) 
         "seconds": elapsed,
         "packets": window["packets"],
         "delivered": len(latencies),
-        "payload_kbps": payload_kbps,
-        "forward_kbps": _kbps(fwd, elapsed),
-        "forward_datagrams_per_s": fwd.datagrams / elapsed,
-        "return_kbps": _kbps(ret, elapsed),
-        "return_datagrams_per_s": ret.datagrams / elapsed,
-        "total_kbps": _kbps(fwd, elapsed) + _kbps(ret, elapsed),
-        "forward_over_payload": _kbps(fwd, elapsed) / payload_kbps if payload_kbps else None,
+        **_wire_fields(fwd, ret, elapsed, payload_kbps),
         "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else None,
         "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else None,
         "keyframe_bytes": sum(map(len, source.keyframe)),
@@ -296,13 +304,7 @@ async def run_h264(source: ClipSource, crf: int, seconds: float) -> dict:
         "crf": crf,
         "label": f"x264 CRF {crf} over RTP",
         "seconds": elapsed,
-        "payload_kbps": payload_kbps,
-        "forward_kbps": _kbps(fwd, elapsed),
-        "forward_datagrams_per_s": fwd.datagrams / elapsed,
-        "return_kbps": _kbps(ret, elapsed),
-        "return_datagrams_per_s": ret.datagrams / elapsed,
-        "total_kbps": _kbps(fwd, elapsed) + _kbps(ret, elapsed),
-        "forward_over_payload": _kbps(fwd, elapsed) / payload_kbps if payload_kbps else None,
+        **_wire_fields(fwd, ret, elapsed, payload_kbps),
         "idr_bytes": len(b"".join(units[0])),
     }
 
