@@ -12,6 +12,8 @@ ends spell the types the same way.
     viewer   -> receiver  {"type":"view","yaw":deg,"pitch":deg,"roll":deg}
     either   -> viewer    {"type":"stats", …}                   once a second
     sender  <-> receiver  {"type":"heartbeat"}                 once a second (call.heartbeat)
+    receiver -> sender    {"type":"link","interval_ms":…,"received":n,"lost":n,"late":n,
+                           "delay_ms":…,"kbps":…}                 about once a second (call.adapt)
 """
 
 from __future__ import annotations
@@ -65,11 +67,32 @@ class View:
 
 
 @dataclass(frozen=True)
+class LinkReport:
+    """How the motion stream arrived over the last ``interval_ms``: packets received, lost
+    (sequence gaps) and late (queued well beyond the path's base delay), the 95th percentile
+    of that queuing delay, and the kbit/s of everything received. The sender adapts to it
+    (:mod:`vid2vid.call.adapt`)."""
+
+    interval_ms: float
+    received: int
+    lost: int
+    late: int
+    delay_ms: float
+    kbps: float
+
+    @property
+    def loss(self) -> float:
+        """The share of the interval's packets that never came."""
+        total = self.received + self.lost
+        return self.lost / total if total else 0.0
+
+
+@dataclass(frozen=True)
 class Stats:
     values: dict[str, Any]
 
 
-Control = Hello | End | KeyframeRequest | IntraRequest | Heartbeat | View | Stats
+Control = Hello | End | KeyframeRequest | IntraRequest | Heartbeat | View | LinkReport | Stats
 
 
 def _number(value: Any, low: float, high: float) -> float | None:
@@ -122,10 +145,38 @@ def parse_control(message: str | bytes) -> Control | None:
             log.warning("dropped a malformed hello message")
             return None
         return Hello(fps, fingerprint[:64], model[:64])
+    if kind == "link":
+        return _link_report(data)
     if kind == "stats":
         return Stats({k: v for k, v in data.items() if k != "type"})
     log.info("ignored a control message of unknown type %r", kind[:32])
     return None
+
+
+#: Bounds of a link report's fields: (low, high); counts are per interval, so a few thousand.
+_LINK_FIELDS = {
+    "interval_ms": (1.0, 60_000.0),
+    "received": (0, 100_000),
+    "lost": (0, 100_000),
+    "late": (0, 100_000),
+    "delay_ms": (0.0, 60_000.0),
+    "kbps": (0.0, 1_000_000.0),
+}
+
+
+def _link_report(data: dict[str, Any]) -> LinkReport | None:
+    values = {}
+    for name, (low, high) in _LINK_FIELDS.items():
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            log.warning("dropped a link report without a numeric %s", name)
+            return None
+        whole = isinstance(low, int)
+        if not (math.isfinite(value) and low <= value <= high) or (whole and value % 1):
+            log.warning("dropped a link report with %s out of range", name)
+            return None
+        values[name] = int(value) if isinstance(low, int) else float(value)
+    return LinkReport(**values)
 
 
 def hello_message(fps: float, fingerprint: str, model: str) -> str:
@@ -154,3 +205,17 @@ def view_message(yaw: float, pitch: float, roll: float) -> str:
 
 def stats_message(values: dict[str, Any]) -> str:
     return json.dumps({"type": "stats", **values})
+
+
+def link_message(report: LinkReport) -> str:
+    return json.dumps(
+        {
+            "type": "link",
+            "interval_ms": round(report.interval_ms, 1),
+            "received": report.received,
+            "lost": report.lost,
+            "late": report.late,
+            "delay_ms": round(report.delay_ms, 1),
+            "kbps": round(report.kbps, 2),
+        }
+    )

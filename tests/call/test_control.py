@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,3 +55,27 @@ def test_deeply_nested_json_is_none_not_recursion_error():
     assert len("[" * 5000) < control.MAX_CONTROL_BYTES
     assert control.parse_control("[" * 5000) is None
     assert control.parse_control('{"type": "view", "yaw": ' + "[" * 5000) is None
+
+
+def test_link_report_round_trips_and_knows_its_loss():
+    report = control.LinkReport(1000.0, received=45, lost=5, late=2, delay_ms=120.5, kbps=18.25)
+    parsed = control.parse_control(control.link_message(report))
+    assert parsed == report
+    assert isinstance(parsed, control.LinkReport) and parsed.loss == 0.1
+    assert control.LinkReport(1000.0, 0, 0, 0, 0.0, 0.0).loss == 0.0
+
+
+def test_link_reports_out_of_range_or_not_numbers_are_dropped():
+    good = {"interval_ms": 1000, "received": 3, "lost": 0, "late": 0, "delay_ms": 5, "kbps": 1}
+    assert control.parse_control(json.dumps({"type": "link", **good})) is not None
+    for name, bad in [
+        ("received", -1),
+        ("lost", 2.5),
+        ("delay_ms", 1e9),
+        ("kbps", "fast"),
+        ("interval_ms", 0),
+        ("late", True),
+        ("lost", None),
+    ]:
+        message = json.dumps({"type": "link", **good, name: bad})
+        assert control.parse_control(message) is None, (name, bad)
