@@ -12,8 +12,11 @@ every codec gets the same crop at each ``--res``:
 
 Rate: kbit/s at the clip's frame rate. The keyframe (vid2vid) and the first intra frame
 (conventional codecs, parameter sets included) are both spread over ``--call-seconds``; the rest
-is per-frame cost. Transport overhead (RTP/SCTP, DTLS, UDP, IP), the same order of bytes per
-packet for both, is not counted for either. Quality against the original crop: PSNR, SSIM,
+is per-frame cost; these raw-stream rates count no transport overhead for any codec. Beside them,
+the rates on the wire (:mod:`vid2vid.bench.wire_model`): IP-layer kbit/s both ways, for vid2vid
+over the WebRTC data channel (``--wire-pack``, ``--wire-ack``: the call's defaults, pack 1 and
+RFC 4960 delayed SACKs, with the call's heartbeat and ICE consent) and for x264 over RTP/SRTP as
+aiortc sends it, from the very packets and frame times of each rate point. Quality against the original crop: PSNR, SSIM,
 MS-SSIM (:mod:`vid2vid.bench.metrics`) on every frame; AKD and identity distance with dlib on
 every ``--face-stride``-th frame, where dlib and its models are installed.
 
@@ -51,6 +54,8 @@ from vid2vid.bench.metrics import (
     ssim_and_ms_ssim,
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
+from vid2vid.bench.wire_model import RtpModel, TimedPacket, WireFigures
+from vid2vid.codec.bitstream.header import PacketHeader, PacketType
 from vid2vid.codec.bitstream.keyframe import AppearanceKind
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
@@ -178,6 +183,44 @@ def rate_fields(
     }
 
 
+def wire_fields(figures: WireFigures) -> dict:
+    """A row's wire figures: IP-layer kbit/s each way and in all, the intra part (keyframe,
+    IDR) spread over the call as in the raw-stream rate."""
+    forward = figures.forward_kbps + figures.intra_forward_kbps
+    back = figures.return_kbps + figures.intra_return_kbps
+    return {
+        "wire_forward_kbps": forward,
+        "wire_return_kbps": back,
+        "wire_kbps": forward + back,
+        "wire_forward_datagrams_per_s": figures.forward_datagrams_per_s,
+        "wire_return_datagrams_per_s": figures.return_datagrams_per_s,
+        "wire_intra_kbps": figures.intra_forward_kbps + figures.intra_return_kbps,
+    }
+
+
+def vid2vid_wire(
+    packets: Sequence[bytes], timestamps_ms: Sequence[int], options: BenchOptions, fps: float
+) -> dict:
+    """The wire figures of one coded stream: its motion packets at their frames' capture times,
+    its keyframe chunks spread over the call."""
+    keyframe, motion = [], []
+    for packet in packets:
+        if PacketHeader.parse(packet).packet_type is PacketType.KEYFRAME_CHUNK:
+            keyframe.append(packet)
+        else:
+            motion.append(packet)
+    timed = [TimedPacket(t / 1000, p) for t, p in zip(timestamps_ms, motion, strict=True)]
+    model = options.wire_model()
+    return wire_fields(model.figures(timed, fps, keyframe, options.call_seconds))
+
+
+def h264_wire(packets: Sequence[bytes], fps: float, call_seconds: float) -> dict:
+    """The wire figures of x264's access units over RTP (the first, intra, spread over the call;
+    frame times at the clip's rate, as the conventional codecs are fed)."""
+    timed = [TimedPacket(i / fps, p) for i, p in enumerate(packets) if i]
+    return wire_fields(RtpModel().figures(timed, fps, packets[0], call_seconds))
+
+
 def run_vid2vid(
     loaded: LoadedModel,
     clip: ClipFrames,
@@ -208,6 +251,7 @@ def run_vid2vid(
                     "frames": s.frames, "fps": clip.fps, "model_output_px": cfg.output_size}  # fmt: skip
             base.update(rate_fields(s.keyframe_bytes, s.motion_bytes, s.frames, clip.fps,
                                     options.call_seconds))  # fmt: skip
+            base.update(vid2vid_wire(stream.packets, clip.timestamps_ms, options, clip.fps))
             for size in options.resolutions:
                 test = resize_frames(frames, size)
                 decoded[(form, quality, size)] = test
@@ -254,6 +298,8 @@ def run_conventional(
                        "fps": clip.fps, "res": size}  # fmt: skip
                 row.update(rate_fields(coded.intra_bytes, coded.stream_bytes - coded.intra_bytes,
                                        n, clip.fps, options.call_seconds))  # fmt: skip
+                if name == "x264" and len(coded.packets) > 1 and all(coded.packets):
+                    row.update(h264_wire(coded.packets, clip.fps, options.call_seconds))
                 row.update(quality_row(clip, size, coded.frames, faces))
                 rows.append(row)
                 decoded[(name, label, size)] = coded.frames
@@ -323,6 +369,7 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
             "intra_period_s": 1.0,
         },  # fmt: skip
         "ffmpeg": report.ffmpeg_meta(options),
+        "wire": options.wire_meta(),
         "face_metrics": face_note,
         "face_stride": options.face_stride,
         "identity_stride": options.identity_stride,
@@ -374,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override every codec's CRF sweep, e.g. 30,51 (default: per codec)")  # fmt: skip
     parser.add_argument("--x264-kbps", default=None,
                         help="x264 bit-rate targets below CRF 51, e.g. 8,4; '' for none (default: 8,4)")  # fmt: skip
+    parser.add_argument("--wire-pack", type=int, default=1,
+                        help="motion packets per data-channel message in the wire figures, as "
+                        "the sender's --pack (default: 1, the call's default)")  # fmt: skip
+    parser.add_argument("--wire-ack", default="rfc", choices=("aiortc", "rfc", "lazy"),
+                        help="SCTP acknowledgements in the wire figures: aiortc (one per packet),"
+                        " rfc (RFC 4960: every 2nd or 200 ms, the call's default), lazy "
+                        "(every 16th or 500 ms) (default: rfc)")  # fmt: skip
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use only the first N frames of each clip (default: all)")  # fmt: skip
     parser.add_argument("--face-stride", type=int, default=5,
@@ -406,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
             crfs=None if args.crfs is None else _ints(args.crfs),
             x264_kbps=None if args.x264_kbps is None else _floats(args.x264_kbps),
             max_frames=args.max_frames,
+            wire_pack=args.wire_pack,
+            wire_ack=args.wire_ack,
             face_stride=args.face_stride,
             identity_stride=args.identity_stride,
         )

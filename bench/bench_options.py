@@ -11,6 +11,8 @@ from pathlib import Path
 
 from vid2vid.bench.ffmpeg_codecs import CODECS, CodecSpec
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS
+from vid2vid.bench.wire_model import ACK_POLICIES, DataChannelModel
+from vid2vid.call.heartbeat import HeartbeatConfig
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.errors import ConfigError
 
@@ -33,6 +35,8 @@ class BenchOptions:
     crfs: tuple[int, ...] | None = None  # overrides every codec's CRF sweep
     x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
     max_frames: int | None = None
+    wire_pack: int = 1  # the call's default (sender --pack)
+    wire_ack: str = "rfc"  # the call's default (RFC 4960 delayed SACKs)
     face_stride: int = 5
     identity_stride: int = 25
     strip_frames: int = 4
@@ -57,6 +61,31 @@ class BenchOptions:
                 f"--face-stride must be at least 1 and divide --identity-stride, got "
                 f"{self.face_stride} and {self.identity_stride}"
             )
+
+        if self.wire_ack not in ACK_POLICIES:
+            raise ConfigError(
+                f"--wire-ack must be one of {', '.join(ACK_POLICIES)}, got {self.wire_ack!r}"
+            )
+        self.wire_model()  # checks --wire-pack
+
+    def wire_model(self) -> DataChannelModel:
+        """vid2vid's data channel as the call runs it: the pack and SACK settings, and the
+        heartbeat of the quiet end at the call's interval."""
+        return DataChannelModel(
+            self.wire_pack, ACK_POLICIES[self.wire_ack], HeartbeatConfig().interval_s
+        )
+
+    def wire_meta(self) -> dict:
+        """The wire figures' settings, for the report."""
+        model = self.wire_model()
+        return {
+            "vid2vid": f"data channel, pack {model.pack}, {self.wire_ack} SACKs"
+            + (f" ({model.ack.label})" if model.ack else " (one per packet)")
+            + f", heartbeat every {model.heartbeat_s:g} s back, ICE consent",
+            "x264": "RTP/SRTP as aiortc sends it (STAP-A/FU-A, abs-send-time + mid, "
+            "AEAD-GCM tag), RTCP SR/SDES forward, RR + REMB back, ICE consent",
+            "layer": "IP (IPv4 + UDP headers counted); the intra part spread over the call",
+        }
 
     def codec_spec(self, name: str) -> CodecSpec:
         spec = CODECS[name]

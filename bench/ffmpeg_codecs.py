@@ -97,6 +97,8 @@ class Encoded:
     packet_sizes: tuple[int, ...]
     stream_bytes: int  # the whole elementary stream (equals the packets' sum when parsed cleanly)
     frames: np.ndarray  # N x H x W x 3 RGB uint8
+    #: Each frame's bytes of the elementary stream (the wire model packetizes them).
+    packets: tuple[bytes, ...] = ()
 
     @property
     def intra_bytes(self) -> int:
@@ -145,11 +147,17 @@ def run_codec(
             stdin=np.ascontiguousarray(frames, dtype=np.uint8).tobytes(),
         )  # fmt: skip
         probe = _run(
-            [ffprobe, "-v", "error", "-f", spec.raw_format, "-show_entries", "packet=size",
+            [ffprobe, "-v", "error", "-f", spec.raw_format, "-show_entries", "packet=size,pos",
              "-of", "csv=p=0", str(stream)]
         ).decode()  # fmt: skip
-        sizes = tuple(int(line.split(",")[0]) for line in probe.split() if line.strip())
-        stream_bytes = stream.stat().st_size
+        entries = [line.split(",") for line in probe.split() if line.strip()]
+        sizes = tuple(int(e[0]) for e in entries)
+        data = stream.read_bytes()
+        stream_bytes = len(data)
+        packets = tuple(
+            data[int(e[1]) : int(e[1]) + int(e[0])] if len(e) > 1 and e[1].isdigit() else b""
+            for e in entries
+        )
         if len(sizes) != n:
             raise InputError(
                 f"{spec.name} {label}: ffprobe found {len(sizes)} packets for {n} frames"
@@ -166,4 +174,4 @@ def run_codec(
         raise InputError(
             f"{spec.name} {label}: decoded {decoded.size // (height * width * 3)} of {n} frames"
         )
-    return Encoded(label, sizes, stream_bytes, decoded.reshape(frames.shape))
+    return Encoded(label, sizes, stream_bytes, decoded.reshape(frames.shape), packets)

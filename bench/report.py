@@ -35,6 +35,11 @@ METRICS = (
     ("identity", False, "identity distance"),
 )
 ANCHOR = "x264"
+#: The wire figures a row may carry (vid2vid and x264 rows; x265/AV1 have no RTP model here).
+WIRE_KEYS = ("wire_forward_kbps", "wire_return_kbps", "wire_kbps", "wire_intra_kbps")
+#: Issue 17's goal: vid2vid's total wire at most this share of x264's over RTP at its floor.
+WIRE_GOAL_FRACTION = 0.2
+FLOOR = "crf51"
 
 
 def ffmpeg_meta(options: BenchOptions) -> dict:
@@ -84,6 +89,9 @@ def mean_curves(rows: list[dict]) -> dict[int, dict[str, list[dict]]]:
         point: dict[str, Any] = {"setting": setting, "clips": len(group)}
         for key in ("kbps", "frame_kbps", "intra_kbps", "clip_kbps"):
             point[key] = float(np.mean([r[key] for r in group]))
+        for key in WIRE_KEYS:
+            wired = [r[key] for r in group if r.get(key) is not None]
+            point[key] = float(np.mean(wired)) if len(wired) == len(group) else None
         for key, _, _ in METRICS:
             values = [r.get(key) for r in group if r.get(key) is not None]
             point[key] = float(np.mean(values)) if values else None
@@ -189,7 +197,48 @@ def _plots(output: Path, curves: dict[int, dict[str, list[dict]]], untrained: bo
         fig.savefig(path)
         plt.close(fig)
         paths.append(path.name)
+        wired = _wire_plot(output, res, codecs, untrained, plt)
+        if wired is not None:
+            paths.append(wired)
     return paths
+
+
+def _wire_plot(
+    output: Path, res: int, codecs: dict[str, list[dict]], untrained: bool, plt: Any
+) -> str | None:
+    """PSNR against kbit/s on the wire (both ways, IP layer) beside the raw-stream kbit/s, for
+    the codecs that have wire figures; None when none has."""
+    wired = {c: [p for p in pts if p.get("wire_kbps") is not None] for c, pts in codecs.items()}
+    wired = {c: pts for c, pts in wired.items() if pts}
+    if not wired:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=90)
+    for ax, key in zip(axes, ("psnr", "akd"), strict=True):
+        for i, (codec, points) in enumerate(sorted(wired.items())):
+            usable = [p for p in points if p.get(key) is not None]
+            if not usable:
+                continue
+            ys = [p[key] for p in usable]
+            ax.plot([p["wire_kbps"] for p in usable], ys, "o-", color=f"C{i}",
+                    label=f"{codec} on the wire", markersize=4)  # fmt: skip
+            ax.plot([p["kbps"] for p in usable], ys, "o:", color=f"C{i}", alpha=0.45,
+                    label=f"{codec} raw stream", markersize=3)  # fmt: skip
+        floor = next((p for p in wired.get(ANCHOR, []) if p["setting"] == FLOOR), None)
+        if floor is not None:
+            ax.axvline(floor["wire_kbps"] * WIRE_GOAL_FRACTION, color="k", linestyle="--",
+                       linewidth=0.8, label="1/5 of x264's floor on the wire")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("kbit/s (wire: both ways at the IP layer; intra over the call)")
+        ax.set_title("PSNR (dB)" if key == "psnr" else "AKD (px, lower is better)", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    title = f"on the wire vs raw stream at {res} px, mean over clips"
+    fig.suptitle(title + (" (vid2vid UNTRAINED)" if untrained else ""), fontsize=10)
+    fig.tight_layout()
+    path = output / f"wire_quality_{res}px.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -335,11 +384,68 @@ def _markdown(document: dict) -> str:
                         f"| {codec} | {key} | {shown} | {span} | {ratios or '-'} | {per} |"
                     )
             lines.append("")
+    lines += _wire_section(document)
     lines += _per_clip(document["rows"])
     lines += ["## Plots", ""] + [f"- {p}" for p in document["plots"]]
     lines += ["", "## Frame strips (original / vid2vid / x264 at the closest rates)", ""]
     lines += [f"- {s}" for s in document["strips"]]
     return "\n".join(lines) + "\n"
+
+
+def _wire_section(document: dict) -> list[str]:
+    """The wire table: each point's raw-stream rate beside its IP-layer rates both ways, and
+    vid2vid's total against x264's at its floor (the issue-17 goal: at most a fifth)."""
+    wire = document["meta"].get("wire")
+    if not wire:
+        return []
+    lines = [
+        "## On the wire (mean over clips)",
+        "",
+        f"- vid2vid: {wire['vid2vid']}",
+        f"- x264: {wire['x264']}",
+        f"- {wire['layer']}; modelled from each point's real packets and frame times "
+        "(`vid2vid.bench.wire_model`, held to a real aiortc call by its tests)",
+        "",
+    ]
+    for res, codecs in sorted(document["curves"].items(), key=lambda kv: int(kv[0])):
+        floor = next((p for p in codecs.get(ANCHOR, []) if p["setting"] == FLOOR), None)
+        lines += [
+            f"### {res} px",
+            "",
+            "| codec | setting | raw kbit/s | wire forward | wire return | wire total | "
+            "wire / raw | PSNR | of x264 floor's wire |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for codec, points in sorted(codecs.items()):
+            for p in points:
+                if p.get("wire_kbps") is None:
+                    continue
+                share = "-"
+                if floor is not None and floor.get("wire_kbps"):
+                    share = f"{p['wire_kbps'] / floor['wire_kbps']:.2f}"
+                lines.append(
+                    f"| {codec} | {p['setting']} | {_fmt(p['kbps'])} "
+                    f"| {_fmt(p['wire_forward_kbps'])} | {_fmt(p['wire_return_kbps'])} "
+                    f"| {_fmt(p['wire_kbps'])} | {p['wire_kbps'] / p['kbps']:.1f}x "
+                    f"| {_fmt(p['psnr'])} | {share} |"
+                )
+        if floor is not None:
+            lines += [
+                "",
+                f"Goal: vid2vid's wire total at most {WIRE_GOAL_FRACTION:g} of x264 {FLOOR} "
+                f"over RTP ({floor['wire_kbps']:.2f} kbit/s), i.e. "
+                f"{floor['wire_kbps'] * WIRE_GOAL_FRACTION:.2f} kbit/s.",
+            ]
+        lines.append("")
+    return lines
+
+
+def _wire_cell(row: dict) -> str:
+    if row.get("wire_kbps") is None:
+        return "-"
+    return (
+        f"{row['wire_kbps']:.2f} ({row['wire_forward_kbps']:.2f} + {row['wire_return_kbps']:.2f})"
+    )
 
 
 def _per_clip(rows: list[dict]) -> list[str]:
@@ -350,9 +456,9 @@ def _per_clip(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if r["res"] == res]
         lines += [
             f"## {res} px per clip: vid2vid, frozen keyframe, x264 floor", "",
-            "| clip | codec | setting | kbit/s | PSNR | AKD px | identity | PSNR over frozen "
-            "| frozen AKD / AKD |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| clip | codec | setting | kbit/s | wire kbit/s (fwd + ret) | PSNR | AKD px "
+            "| identity | PSNR over frozen | frozen AKD / AKD |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         for clip in sorted({r["clip"] for r in mine}):
             of_clip = [r for r in mine if r["clip"] == clip]
@@ -369,7 +475,7 @@ def _per_clip(rows: list[dict]) -> list[str]:
                         ratio = f"{frozen['akd'] / r['akd']:.2f}x"
                 lines.append(
                     f"| {clip} | {r['codec']} | {r['setting']} | {_fmt(r['kbps'])} "
-                    f"| {_fmt(r['psnr'])} | {_fmt(r.get('akd'))} | {_fmt(r.get('identity'), 3)} "
+                    f"| {_wire_cell(r)} | {_fmt(r['psnr'])} | {_fmt(r.get('akd'))} | {_fmt(r.get('identity'), 3)} "
                     f"| {gain} | {ratio} |"
                 )
         lines.append("")

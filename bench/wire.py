@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vid2vid.bench.wire_model import ACK_POLICIES, DataChannelModel, RtpModel, TimedPacket
 from vid2vid.call.pack import MAX_PACK, PackingTransport
 from vid2vid.call.rtc import IceConfig, connect_in_process, new_peer_connection, run
-from vid2vid.call.sack import DelayedAckPolicy
 from vid2vid.call.wire import DatagramTap, WireCount
 from vid2vid.codec.bitstream.header import PacketHeader
 from vid2vid.errors import ConfigError
@@ -52,12 +52,6 @@ log = logging.getLogger(__name__)
 
 CLIP_DIR = Path("../shared/data/clips")
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
-#: The acknowledgement policies a setting may name.
-ACK_POLICIES: dict[str, DelayedAckPolicy | None] = {
-    "aiortc": None,
-    "rfc": DelayedAckPolicy(),
-    "lazy": DelayedAckPolicy(every=16, delay_ms=500),
-}
 DEFAULT_SETTINGS = (
     "1:aiortc", "1:rfc", "2:rfc", "3:rfc", "6:rfc", "1:lazy", "2:lazy", "3:lazy",
 )  # fmt: skip
@@ -160,6 +154,32 @@ def _kbps(count: WireCount, seconds: float) -> float:
     return count.kbps(seconds)
 
 
+def _window_frames(source: ClipSource, seconds: float) -> range:
+    """The frame indices a run measures (after the warm-up), looping over the clip."""
+    warm = round(WARM_UP_S * source.fps)
+    return range(warm, warm + round(seconds * source.fps))
+
+
+def model_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) -> dict:
+    """What the packetization model (:mod:`vid2vid.bench.wire_model`) says the same run costs
+    (no heartbeat: the replay runs none)."""
+    model = DataChannelModel(setting.pack, ACK_POLICIES[setting.ack], heartbeat_s=None)
+    packets = [
+        TimedPacket(i / source.fps, p)
+        for i in _window_frames(source, seconds)
+        if (p := source.motion[i % len(source.motion)]) is not None
+    ]
+    return model.figures(packets, source.fps).as_dict()
+
+
+def model_h264(source: ClipSource, crf: int, seconds: float) -> dict:
+    """The packetization model's figures for the same access units."""
+    units = source.h264[crf]
+    frames = [TimedPacket(i / source.fps, b"".join(units[i % len(units)]))
+              for i in _window_frames(source, seconds)]  # fmt: skip
+    return RtpModel().figures(frames, source.fps).as_dict()
+
+
 async def run_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) -> dict:
     """Replay the clip's packets over a real call with ``setting``; rates and latencies."""
     sender_pc, receiver_pc, sending, receiving = await connect_in_process(
@@ -220,6 +240,7 @@ async def run_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) 
         "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else None,
         "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else None,
         "keyframe_bytes": sum(map(len, source.keyframe)),
+        "model": model_vid2vid(source, setting, seconds),
     }
 
 
@@ -306,6 +327,7 @@ async def run_h264(source: ClipSource, crf: int, seconds: float) -> dict:
         "seconds": elapsed,
         **_wire_fields(fwd, ret, elapsed, payload_kbps),
         "idr_bytes": len(b"".join(units[0])),
+        "model": model_h264(source, crf, seconds),
     }
 
 

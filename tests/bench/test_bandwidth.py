@@ -91,7 +91,20 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
     markdown = (out / "results.md").read_text()
     assert "UNTRAINED" in markdown and "| x264 | crf51 |" in markdown and "BD-rate" in markdown
     assert "| lp_d0 | frozen-keyframe | first frame |" in markdown  # the per-clip table
-    assert document["plots"] == ["rate_quality_64px.png"]
+    # On the wire: vid2vid and x264 rows carry IP-layer rates both ways, above their payload.
+    for key, row in rows.items():
+        if key[0] in ("vid2vid-image", "x264"):
+            assert row["wire_forward_kbps"] > row["frame_kbps"] > 0, key
+            assert row["wire_return_kbps"] > 0
+            assert row["wire_kbps"] == pytest.approx(
+                row["wire_forward_kbps"] + row["wire_return_kbps"]
+            )
+        else:
+            assert "wire_kbps" not in row
+    assert rows[("vid2vid-image", "q60")]["wire_kbps"] > rows[("vid2vid-image", "q10")]["wire_kbps"]
+    assert "pack 1, rfc SACKs" in document["meta"]["wire"]["vid2vid"]
+    assert "## On the wire" in markdown and "of x264 floor's wire" in markdown
+    assert document["plots"] == ["rate_quality_64px.png", "wire_quality_64px.png"]
     for name in [*document["plots"], *document["strips"]]:
         image_file = cv2.imread(str(out / name))
         assert image_file is not None and image_file.shape[0] > 100, name
