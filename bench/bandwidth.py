@@ -15,7 +15,7 @@ Rate: kbit/s at the clip's frame rate. The keyframe (vid2vid) and the first intr
 is per-frame cost; these raw-stream rates count no transport overhead for any codec. Beside them,
 the rates on the wire (:mod:`vid2vid.bench.wire_model`): IP-layer kbit/s both ways, for vid2vid
 over the WebRTC data channel (``--wire-pack``, ``--wire-ack``: the call's defaults, pack 1 and
-RFC 4960 delayed SACKs, with the call's heartbeat and ICE consent) and for x264 over RTP/SRTP as
+delayed SACKs, with the call's heartbeat and ICE consent) and for x264 over RTP/SRTP as
 aiortc sends it, from the very packets and frame times of each rate point. Quality against the original crop: PSNR, SSIM,
 MS-SSIM (:mod:`vid2vid.bench.metrics`) on every frame; AKD and identity distance with dlib on
 every ``--face-stride``-th frame, where dlib and its models are installed.
@@ -77,7 +77,14 @@ class ClipFrames:
     fps: float
     timestamps_ms: list[int]
     frames: np.ndarray  # N x S x S x 3 RGB uint8
+    reframed: tuple[bool, ...] = ()  # where the tracker re-framed the face: a new keyframe
     resized: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def keyframe_at(self) -> np.ndarray:
+        """For every frame, the frame its keyframe was made from (0, or the last re-framing)."""
+        starts = np.array([i == 0 or (i < len(self.reframed) and self.reframed[i])
+                           for i in range(len(self.frames))])  # fmt: skip
+        return np.maximum.accumulate(np.where(starts, np.arange(len(self.frames)), 0))
 
     def at(self, size: int) -> np.ndarray:
         """The same crops at ``size`` px (area resampling when shrinking)."""
@@ -116,7 +123,8 @@ def load_clip(path: Path, size: int, max_frames: int | None) -> ClipFrames:
     if len(crops) < 2:
         raise InputError(f"{path} has fewer than 2 frames")
     frames = np.stack([c.image[..., ::-1] for c in crops])  # BGR -> RGB
-    return ClipFrames(path.stem, clip.fps, [c.timestamp_ms for c in crops], frames)
+    reframed = tuple(c.reframed for c in crops)
+    return ClipFrames(path.stem, clip.fps, [c.timestamp_ms for c in crops], frames, reframed)
 
 
 class FaceMetrics:
@@ -232,7 +240,9 @@ def run_vid2vid(
     cfg = loaded.config
     model_in = resize_frames(clip.frames, cfg.input_size)[..., ::-1]  # RGB -> BGR
     runtime = open_runtime(loaded, "auto")
-    motions = measure_motion(loaded, list(model_in), clip.timestamps_ms, runtime=runtime)
+    motions = measure_motion(
+        loaded, list(model_in), clip.timestamps_ms, runtime=runtime, reframed=clip.reframed
+    )
     rows, decoded = [], {}
     for form in options.keyframes:
         for quality in options.qualities:
@@ -267,14 +277,19 @@ def run_frozen(
     clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, keyframe_bytes: int
 ) -> tuple[list[dict], dict]:
     """What a receiver shows with no motion at all: the first frame, held, as the keyframe's JPEG
-    (q90, vid2vid's key image) gives it. It costs the keyframe and nothing after it; a codec worth
-    its packets must beat it by a clear margin."""
+    (q90, vid2vid's key image) gives it (and each new keyframe where the tracker re-framed the
+    face, as vid2vid's). It costs the keyframes and nothing after them; a codec worth its
+    packets must beat it by a clear margin."""
     n = len(clip.frames)
     rows, decoded = [], {}
+    source = clip.keyframe_at()
     for size in options.resolutions:
-        first_bgr = np.ascontiguousarray(clip.at(size)[0][..., ::-1])
-        jpeg = encode_key_image(first_bgr, AppearanceKind.JPEG)
-        held = np.repeat(decode_key_image(jpeg, AppearanceKind.JPEG)[None, ..., ::-1], n, axis=0)
+        frames = clip.at(size)
+        keys = {}
+        for i in sorted(set(source.tolist())):
+            jpeg = encode_key_image(np.ascontiguousarray(frames[i][..., ::-1]), AppearanceKind.JPEG)
+            keys[i] = decode_key_image(jpeg, AppearanceKind.JPEG)[..., ::-1]
+        held = np.stack([keys[i] for i in source])
         row = {"clip": clip.name, "codec": FROZEN, "setting": "first frame", "frames": n,
                "fps": clip.fps, "res": size}  # fmt: skip
         row.update(rate_fields(keyframe_bytes, 0, n, clip.fps, options.call_seconds))
@@ -424,10 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wire-pack", type=int, default=1,
                         help="motion packets per data-channel message in the wire figures, as "
                         "the sender's --pack (default: 1, the call's default)")  # fmt: skip
-    parser.add_argument("--wire-ack", default="rfc", choices=("aiortc", "rfc", "lazy"),
+    parser.add_argument("--wire-ack", default="lazy", choices=("aiortc", "rfc", "lazy"),
                         help="SCTP acknowledgements in the wire figures: aiortc (one per packet),"
-                        " rfc (RFC 4960: every 2nd or 200 ms, the call's default), lazy "
-                        "(every 16th or 500 ms) (default: rfc)")  # fmt: skip
+                        " rfc (RFC 4960's every 2nd or 200 ms), lazy (every 16th or 500 ms, the "
+                        "call's default) (default: lazy)")  # fmt: skip
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use only the first N frames of each clip (default: all)")  # fmt: skip
     parser.add_argument("--face-stride", type=int, default=5,

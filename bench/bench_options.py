@@ -36,7 +36,7 @@ class BenchOptions:
     x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
     max_frames: int | None = None
     wire_pack: int = 1  # the call's default (sender --pack)
-    wire_ack: str = "rfc"  # the call's default (RFC 4960 delayed SACKs)
+    wire_ack: str = "lazy"  # the call's default (vid2vid.call.sack.CALL_POLICY)
     face_stride: int = 5
     identity_stride: int = 25
     strip_frames: int = 4

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vid2vid.call.pack import Packer
-from vid2vid.call.sack import RFC_POLICY, DelayedAckPolicy
+from vid2vid.call.sack import CALL_POLICY, RFC_POLICY, DelayedAckPolicy
 from vid2vid.call.wire import IP_UDP_HEADER
 from vid2vid.errors import ConfigError, EngineUnavailableError
 
@@ -75,11 +75,11 @@ RTCP_REMB = 24
 RTCP_INTERVAL_S = 1.0  # aiortc sleeps 0.5 + random() s between reports: mean 1 s
 
 #: The acknowledgement policies a setting may name: aiortc's own (a SACK per packet), RFC 4960's
-#: recommendation (the call's default), and past the RFC's SHOULDs within its MUSTs.
+#: recommendation, and the call's default (past the RFC's SHOULDs, within its MUSTs).
 ACK_POLICIES: dict[str, DelayedAckPolicy | None] = {
     "aiortc": None,
     "rfc": RFC_POLICY,
-    "lazy": DelayedAckPolicy(every=16, delay_ms=500),
+    "lazy": CALL_POLICY,
 }
 #: The bytes of the heartbeat message (``control.heartbeat_message()``, 21 bytes of JSON).
 HEARTBEAT_BYTES = 21
@@ -208,12 +208,11 @@ def _window(packets: Sequence[TimedPacket], fps: float) -> float:
 @dataclass(frozen=True)
 class DataChannelModel:
     """vid2vid over the WebRTC data channel: motion (unordered, never retransmitted) packed
-    ``pack`` per message, SACKs under ``ack`` at the receiver (``RFC_POLICY`` is the project's
-    default), the keyframe's chunks on the reliable control channel, a heartbeat back every
+    ``pack`` per message, SACKs under ``ack`` at the receiver (``CALL_POLICY``, a call's default), the keyframe's chunks on the reliable control channel, a heartbeat back every
     ``heartbeat_s`` (None: none), and ICE consent."""
 
     pack: int = 1
-    ack: DelayedAckPolicy | None = RFC_POLICY
+    ack: DelayedAckPolicy | None = CALL_POLICY
     heartbeat_s: float | None = 1.0
     consent: ConsentModel = ConsentModel()
 

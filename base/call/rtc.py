@@ -174,7 +174,8 @@ async def connect_in_process(ice: IceConfig, timeout_s: float = 20.0, ack: Any =
 
     For the latency benchmark and tests: the same channels and transports as a real call,
     the SDP handed over directly. ``ack`` is the :class:`~vid2vid.call.sack.DelayedAckPolicy`
-    of both ends (``"rfc"``: the default a call uses; None: aiortc's SACK per packet).
+    of both ends (``"rfc"``: RFC 4960's recommendation; None: aiortc's SACK per packet; a call's
+    transports default to :data:`~vid2vid.call.sack.CALL_POLICY`).
     Returns ``(sender_pc, receiver_pc, sending, receiving)``.
     """
     from vid2vid.call.sack import RFC_POLICY

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from vid2vid.call.pack import PackInbox
-from vid2vid.call.sack import RFC_POLICY, DelayedAckPolicy, install_delayed_ack
+from vid2vid.call.sack import CALL_POLICY, DelayedAckPolicy, install_delayed_ack
 from vid2vid.call.wire import WireCount, dtls_counts
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class DataChannelTransport:
     (None: aiortc's SACK for every packet).
     """
 
-    def __init__(self, ack: DelayedAckPolicy | None = RFC_POLICY) -> None:
+    def __init__(self, ack: DelayedAckPolicy | None = CALL_POLICY) -> None:
         self._channels: dict[str, Any] = {}
         self._handler: MessageHandler | None = None
         self._closed = False

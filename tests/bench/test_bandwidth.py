@@ -102,7 +102,7 @@ def test_smoke_run_writes_a_sane_report(tmp_path: Path, capsys) -> None:
         else:
             assert "wire_kbps" not in row
     assert rows[("vid2vid-image", "q60")]["wire_kbps"] > rows[("vid2vid-image", "q10")]["wire_kbps"]
-    assert "pack 1, rfc SACKs" in document["meta"]["wire"]["vid2vid"]
+    assert "pack 1, lazy SACKs (every 16 / 500 ms)" in document["meta"]["wire"]["vid2vid"]
     assert "## On the wire" in markdown and "of x264 floor's wire" in markdown
     assert document["plots"] == ["rate_quality_64px.png", "wire_quality_64px.png"]
     for name in [*document["plots"], *document["strips"]]:

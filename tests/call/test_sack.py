@@ -11,7 +11,13 @@ import asyncio
 import pytest
 
 from vid2vid.call.rtc import IceConfig, connect_in_process
-from vid2vid.call.sack import DelayedAck, DelayedAckPolicy, delayed_ack_of, install_delayed_ack
+from vid2vid.call.sack import (
+    CALL_POLICY,
+    DelayedAck,
+    DelayedAckPolicy,
+    delayed_ack_of,
+    install_delayed_ack,
+)
 from vid2vid.call.wire import DatagramTap, seeded_loss
 from vid2vid.errors import ConfigError
 
@@ -107,3 +113,44 @@ def test_one_adapter_per_transport_found_through_the_seam_it_took():
     with pytest.raises(ConfigError, match="already has a delayed-ack adapter"):
         DelayedAck(sctp).install()
     assert set(vars(sctp)) == {"_send_sack", "_receive_data_chunk"}  # nothing else stored on it
+
+
+def test_a_calls_transports_default_to_the_call_policy():
+    """The apps build DataChannelTransport() with no policy: motion is acknowledged every 16th
+    packet or 500 ms (the return path of a motion stream falls below 2 kbit/s)."""
+    from vid2vid.call.rtc import (
+        accept_answer,
+        accept_offer,
+        create_call_channels,
+        make_offer,
+        new_peer_connection,
+    )
+    from vid2vid.call.transport import DataChannelTransport
+
+    async def run():
+        sender_pc, receiver_pc = new_peer_connection(LOOPBACK), new_peer_connection(LOOPBACK)
+        sending, receiving = DataChannelTransport(), DataChannelTransport()
+        try:
+            for channel in create_call_channels(sender_pc):
+                sending.attach(channel)
+            receiver_pc.on("datachannel", receiving.attach)
+            offer = await make_offer(sender_pc)
+            await accept_answer(sender_pc, await accept_offer(receiver_pc, offer))
+            await asyncio.wait_for(
+                asyncio.gather(sending.opened.wait(), receiving.opened.wait()), 20
+            )
+            back = DatagramTap().install(receiver_pc)
+            got = []
+            receiving.set_handler(lambda channel, message: got.append(message))
+            for _ in range(64):
+                sending.send("motion", MOTION)
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.6)
+            return got, back.sent.datagrams, delayed_ack_of(receiver_pc.sctp)
+        finally:
+            await sender_pc.close()
+            await receiver_pc.close()
+
+    got, back, adapter = asyncio.run(run())
+    assert len(got) == 64 and adapter is not None and adapter.policy == CALL_POLICY
+    assert back <= 64 // 16 + 3, f"{back} datagrams back for 64 packets"
