@@ -69,8 +69,8 @@ class View:
 @dataclass(frozen=True)
 class LinkReport:
     """How the motion stream arrived over the last ``interval_ms``: packets received, lost
-    (sequence gaps) and late (queued well beyond the path's base delay), the 95th percentile
-    of that queuing delay, and the kbit/s of everything received. The sender adapts to it
+    (sequence gaps) and late (queued well beyond the path's base delay), the smallest queuing
+    delay of the interval, and the kbit/s of the motion received. The sender adapts to it
     (:mod:`vid2vid.call.adapt`)."""
 
     interval_ms: float

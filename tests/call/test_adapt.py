@@ -53,9 +53,11 @@ def test_reordered_and_duplicated_packets_are_not_loss():
 
 def test_a_queue_building_up_shows_as_lateness():
     reporter = LinkReporter(interval_s=1.0, late_ms=150.0)
-    extra = [0.0] * 50 + [min(400.0, 10.0 * i) for i in range(50)]  # the queue grows to 400 ms
-    reports = _feed(reporter, list(range(100)), extra_ms=extra)
-    assert reports[0].delay_ms < 1.0 and reports[0].late == 0
+    extra = [0.0] * 50 + [min(400.0, 20.0 * i) for i in range(100)]  # a queue, up to 400 ms
+    # A busy CPU delays some packets of the clean part by up to 170 ms: not a queue.
+    extra[5:50:3] = [170.0] * len(extra[5:50:3])
+    reports = _feed(reporter, list(range(150)), extra_ms=extra)
+    assert reports[0].delay_ms < 1.0 and reports[0].late > 0  # late packets, but no queue
     assert reports[-1].delay_ms > 250 and reports[-1].late > 10
 
 
