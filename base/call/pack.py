@@ -290,6 +290,20 @@ class PackingTransport:
             self._cancel_timer()
         return sent
 
+    @property
+    def size(self) -> int:
+        """Frames per message now."""
+        return self._packer.size
+
+    def resize(self, size: int, max_wait_ms: float) -> None:
+        """Pack ``size`` frames per message from the next packet on (the sender's adaptation
+        changes it); the pending pack goes out first."""
+        if max_wait_ms <= 0:
+            raise ConfigError(f"max_wait_ms must be positive, got {max_wait_ms}")
+        packer = Packer(size)  # checks the size
+        self.flush()
+        self._packer, self._max_wait_s = packer, max_wait_ms / 1000
+
     def _send_ready(self, message: bytes) -> bool:
         if is_pack(message):
             self.packs_sent += 1

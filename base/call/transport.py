@@ -224,6 +224,12 @@ class DataChannelTransport:
             return None
         return dtls_counts(dtls)
 
+    def buffered(self, channel: Channel) -> int:
+        """Bytes ``channel`` holds that SCTP has not taken yet (0 before it exists); the
+        keyframe pacer (:mod:`vid2vid.call.pacing`) waits for 0."""
+        target = self._channels.get(channel)
+        return 0 if target is None else int(target.bufferedAmount)
+
     def send(self, channel: Channel, message: Message) -> bool:
         target = self._channels.get(channel)
         if self._closed or target is None or target.readyState != "open":
