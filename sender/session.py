@@ -9,6 +9,13 @@ intra packet (a predicted packet lost its reference) over the control channel; r
 rate-limited per receiver so a confused peer cannot make us spend the link on keyframes.
 With ``SenderConfig.pack`` > 1 each receiver's motion goes through a
 :class:`~vid2vid.call.pack.PackingTransport` (several frames per message).
+
+With ``SenderConfig.adapt`` (the default) each receiver has an
+:class:`~vid2vid.call.adapt.AdaptationPolicy` fed by its link reports: its level sets its pack
+size and the rate its keyframes are paced at (:class:`~vid2vid.call.pacing.KeyframePacer`:
+motion goes first), and the worst receiver's level sets the stream's motion quality and keyframe
+setting (one encoder serves all). Where the full keyframe would take more than
+:data:`PREVIEW_AFTER_S` at the receiver's pace, its small preview goes first.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vid2vid.call import control
+from vid2vid.call.adapt import AdaptationConfig, AdaptationPolicy, QualityLevel, default_levels
+from vid2vid.call.pacing import KeyframePacer
 from vid2vid.call.pack import PackingTransport
 from vid2vid.call.queue import LatestQueue, QueueClosed
 from vid2vid.call.stats import CallStats, age_ms
@@ -33,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: A receiver gets the keyframe again at most this often on request.
 KEYFRAME_RESEND_S = 0.5
+#: A receiver whose full keyframe would take longer than this at its pace gets the preview first.
+PREVIEW_AFTER_S = 0.5
 
 
 @dataclass
@@ -41,12 +52,21 @@ class _Peer:
     greeted: bool = False
     last_keyframe_s: float = -1e9
     waiter: asyncio.Task | None = None
+    policy: AdaptationPolicy | None = None
+    pacer: KeyframePacer | None = None
+    packing: PackingTransport | None = None
 
 
 class SenderSession:
     """Runs one stream to any number of receivers; see the module docstring."""
 
-    def __init__(self, pipeline: SendPipeline, capture: Capture, stats: CallStats | None = None):
+    def __init__(
+        self,
+        pipeline: SendPipeline,
+        capture: Capture,
+        stats: CallStats | None = None,
+        adaptation: AdaptationConfig | None = None,
+    ):
         self.pipeline = pipeline
         self.capture = capture
         self.stats = stats or CallStats()
@@ -56,6 +76,12 @@ class SenderSession:
         self._frame_listeners: list[Callable[[CapturedFrame], None]] = []
         self.ended = asyncio.Event()
         self._wire_meters = (RateMeter(), RateMeter())
+        config = pipeline.config
+        self.adaptation = adaptation or AdaptationConfig()
+        self.levels: tuple[QualityLevel, ...] = default_levels(
+            config.quality, config.pack, config.keyframe, config.image_quality
+        )
+        self._stream_level: int | None = None
 
     def on_frame(self, listener: Callable[[CapturedFrame], None]) -> None:
         """Call ``listener`` with every captured frame, on the event loop (the --preview track)."""
@@ -64,12 +90,24 @@ class SenderSession:
     # -- receivers -----------------------------------------------------------------------------
     def add_peer(self, peer_id: str, transport: PacketTransport) -> None:
         """Stream to ``transport`` from the next frame on (hello, keyframe, intra first)."""
-        size = self.pipeline.config.pack
-        if size > 1:
-            # A partial pack goes out half a frame after the pack should have filled.
-            wait_ms = (size + 0.5) * 1000 / self.pipeline.fps
-            transport = PackingTransport(transport, size, max_wait_ms=wait_ms)
-        peer = self._peers[peer_id] = _Peer(transport)
+        config = self.pipeline.config
+        if config.adapt:
+            policy = AdaptationPolicy(self.levels, self.adaptation, time.monotonic())
+            level = policy.current
+            packing = PackingTransport(transport, level.pack, self._pack_wait_ms(level.pack))
+            peer = self._peers[peer_id] = _Peer(packing, policy=policy, packing=packing)
+            buffered = getattr(transport, "buffered", None)
+            peer.pacer = KeyframePacer(
+                lambda chunk: packing.send("control", chunk),
+                level.keyframe_kbps,
+                backlog=(lambda: buffered("control")) if callable(buffered) else lambda: 0,
+            )
+            self._set_stream_level()
+        else:
+            if config.pack > 1:
+                wait_ms = self._pack_wait_ms(config.pack)
+                transport = PackingTransport(transport, config.pack, max_wait_ms=wait_ms)
+            peer = self._peers[peer_id] = _Peer(transport)
         transport.set_handler(lambda channel, message: self._on_message(peer_id, channel, message))
         opened = getattr(transport, "opened", None)  # a data channel opens later: greet then
         if isinstance(opened, asyncio.Event) and not opened.is_set():
@@ -80,12 +118,64 @@ class SenderSession:
         await opened.wait()
         self._greet_ready()
 
+    def _pack_wait_ms(self, size: int) -> float:
+        """A partial pack goes out half a frame after the pack should have filled."""
+        return (size + 0.5) * 1000 / self.pipeline.fps
+
     def remove_peer(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
         if peer is not None:
             if peer.waiter is not None:
                 peer.waiter.cancel()
+            if peer.pacer is not None:
+                peer.pacer.close()
             peer.transport.close()
+            if peer.policy is not None:
+                self._set_stream_level()
+
+    def peer_levels(self) -> dict[str, list[tuple[float, int, str]]]:
+        """Each adapting receiver's level changes: (monotonic s, level, reason)."""
+        return {
+            peer_id: [(c.at_s, c.level, c.reason) for c in peer.policy.history]
+            for peer_id, peer in self._peers.items()
+            if peer.policy is not None
+        }
+
+    # -- adaptation ----------------------------------------------------------------------------
+    def _on_report(self, peer: _Peer, report: control.LinkReport) -> None:
+        log.debug("link report: %s", report)
+        if peer.policy is not None and peer.policy.on_report(report, time.monotonic()) is not None:
+            self._apply_level(peer)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for peer in self._peers.values():
+            if peer.policy is not None and peer.policy.tick(now) is not None:
+                self._apply_level(peer)
+
+    def _apply_level(self, peer: _Peer) -> None:
+        """The receiver's new level: its pack size and keyframe pace; then the stream's."""
+        assert peer.policy is not None
+        level = peer.policy.current
+        if peer.packing is not None and peer.packing.size != level.pack:
+            peer.packing.resize(level.pack, self._pack_wait_ms(level.pack))
+        if peer.pacer is not None:
+            peer.pacer.rate_kbps = level.keyframe_kbps
+        self._set_stream_level()
+
+    def _set_stream_level(self) -> None:
+        """The worst receiver's level codes the stream; a better one refines the keyframe."""
+        levels = [p.policy.level for p in self._peers.values() if p.policy is not None]
+        if not levels:
+            return
+        worst = max(levels)
+        if worst == self._stream_level:
+            return
+        improved = self._stream_level is not None and worst < self._stream_level
+        self._stream_level = worst
+        self.pipeline.set_level(self.levels[worst])
+        if improved:
+            self.pipeline.request_refinement()
 
     @property
     def peer_count(self) -> int:
@@ -109,9 +199,22 @@ class SenderSession:
         chunks = self.pipeline.current_keyframe()
         if not chunks:
             return  # none yet: it goes to everyone with the first face
+        self._send_keyframe_chunks(peer, chunks, self.pipeline.current_preview())
+
+    def _send_keyframe_chunks(
+        self, peer: _Peer, full: list[bytes], preview: list[bytes] | None
+    ) -> None:
+        """``full`` to ``peer``, paced where it adapts (its preview first if the full one
+        would take long), at once otherwise. Chunks of an older keyframe still waiting go."""
         peer.last_keyframe_s = time.monotonic()
-        for chunk in chunks:
-            peer.transport.send("control", chunk)
+        if peer.pacer is None:
+            chunks = full
+            for chunk in chunks:
+                peer.transport.send("control", chunk)
+        else:
+            seconds = sum(map(len, full)) * 8 / (peer.pacer.rate_kbps * 1000)
+            chunks = (preview or []) + full if seconds > PREVIEW_AFTER_S else full
+            peer.pacer.replace(chunks)
         self.stats.add_bytes("keyframe", sum(map(len, chunks)))
 
     def _on_message(self, peer_id: str, channel: Channel, message: Message) -> None:
@@ -126,6 +229,8 @@ class SenderSession:
             self.pipeline.request_intra()
         elif isinstance(request, control.IntraRequest):
             self.pipeline.request_intra()
+        elif isinstance(request, control.LinkReport):
+            self._on_report(peer, request)
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -168,13 +273,11 @@ class SenderSession:
             self.stats.stage("capture_to_send", age_ms(frame.timestamp_ms))
 
     def _fan_out(self, result: FrameResult) -> None:
+        self._tick()
         if result.keyframe:
             for peer in self._peers.values():
                 if peer.greeted:
-                    peer.last_keyframe_s = time.monotonic()
-                    for chunk in result.keyframe:
-                        peer.transport.send("control", chunk)
-            self.stats.add_bytes("keyframe", sum(map(len, result.keyframe)))
+                    self._send_keyframe_chunks(peer, result.keyframe, result.preview)
         self._greet_ready()  # after the broadcast: a new peer gets the new keyframe once
         if result.motion is not None:
             for peer in self._peers.values():
@@ -197,6 +300,11 @@ class SenderSession:
             "keyframe_bytes": self.pipeline.keyframe_bytes,
             "ms_per_stage": snap["ms_per_stage"],
             "receivers": len(self._peers),
+            "levels": {
+                peer_id: peer.policy.current.name
+                for peer_id, peer in self._peers.items()
+                if peer.policy is not None
+            },
             "h264_kbps": None if source is None else self.stats.kbps("h264"),
             "h264_source": source
             or "not measured: start vid2vid-send with --h264-crf or --preview",
