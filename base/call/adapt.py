@@ -153,10 +153,11 @@ def default_levels(
     Sized on the default model at 25–30 fps (``bench/reports/wire-lite256-loopback``): pack 1
     costs ≈ 27–33 kbit/s forward, pack 2 ≈ 17–21, pack 3 ≈ 13–17, pack 5 ≈ 11–14; a 512 px
     key image is ≈ 25 KB as JPEG q90, 7.5 KB as WebP q80, 4.9 KB at q60, 3.7 KB at q40. So
-    ``good`` fits a 64 kbit/s path with its keyframe, ``low`` 32 kbit/s, ``minimal`` 24.
+    ``full`` fits a 64 kbit/s path with its keyframe paced at 32 (6 s for the full JPEG, sent
+    behind a smaller one the receiver already shows), ``good`` 48, ``low`` 32, ``minimal`` 24.
     """
     return (
-        QualityLevel("full", quality, pack, keyframe, image_quality, 256.0),
+        QualityLevel("full", quality, pack, keyframe, image_quality, 32.0),
         QualityLevel("good", min(quality, 30), max(pack, 2), "webp", 80, 24.0),
         QualityLevel("low", min(quality, 24), max(pack, 3), "webp", 60, 10.0),
         QualityLevel("minimal", min(quality, 18), max(pack, 5), "webp", 40, 6.0),
