@@ -85,3 +85,64 @@ def test_late_join_and_face_found_again_bring_keyframes(face_gap_clip):
     images = np.stack([f.image for f in early_sink.frames]).astype(np.int16)
     assert images.shape[1:] == (64, 64, 3)
     assert np.abs(np.diff(images, axis=0)).max() > 0
+
+
+def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
+    """Bad reports step the receiver down to the lowest level (its motion comes packed five
+    frames a message, the stream's quantizer drops); clean reports bring it back up."""
+    from vid2vid.call import control
+    from vid2vid.call.adapt import AdaptationConfig
+    from vid2vid.call.pack import unpack
+
+    if not CLIP.is_file():
+        pytest.skip(f"shared data absent: {CLIP}")
+    loaded = load_weights(None, "tiny")
+    runtime = open_runtime(loaded, "torch")
+    config = AdaptationConfig(start_level=0, down_hold_s=0.2, up_after_s=0.6, probe_s=60)
+
+    async def run():
+        capture = FileCapture(CLIP, loop=True)
+        pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
+        session = SenderSession(pipeline, capture, adaptation=config)
+        a, b = memory_pair()
+        messages: list[tuple[float, str, object]] = []  # as the sender sent them
+        loop = asyncio.get_running_loop()
+        send = a.send
+
+        def record(channel, message):
+            messages.append((loop.time(), channel, message))
+            return send(channel, message)
+
+        a.send = record  # type: ignore[method-assign]
+        session.add_peer("r", a)
+        stream = asyncio.create_task(session.run())
+        bad = control.LinkReport(1000.0, 10, 10, 5, 400.0, 5.0)
+        good = control.LinkReport(1000.0, 25, 0, 0, 0.0, 8.0)
+        seen = {}
+        for report, name in ((bad, "minimal"), (good, "full")):
+            for _ in range(40):
+                b.send("control", control.link_message(report))
+                await asyncio.sleep(0.1)
+                if session.snapshot()["levels"]["r"] == name:
+                    break
+            seen[name] = (loop.time(), pipeline.encoder.quality)
+            await asyncio.sleep(1.0)  # a few packs at this level
+        stream.cancel()
+        await asyncio.gather(stream, return_exceptions=True)
+        capture.close()
+        return session, seen, messages
+
+    session, seen, messages = asyncio.run(run())
+    levels = [level for _, level, _ in session.peer_levels()["r"]]
+    assert levels == [0, 1, 2, 3, 2, 1, 0]  # one step at a time, down and up
+    assert set(seen) == {"minimal", "full"}
+    assert seen["minimal"][1] < seen["full"][1]  # the motion quantizer followed the level
+    start_minimal, start_full = seen["minimal"][0], seen["full"][0]
+    packed = [
+        len(unpack(m)) if m[:1] == b"P" else 1
+        for t, channel, m in messages
+        if channel == "motion" and start_minimal + 0.3 < t < start_minimal + 1.0
+    ]
+    assert packed and max(packed) == 5  # minimal packs five frames a message
+    after = [m for t, channel, m in messages if channel == "motion" and t > start_full + 0.3]
+    assert after and all(m[:1] != b"P" for m in after)  # full: one frame a message again
