@@ -55,7 +55,7 @@ from vid2vid.bench.metrics import (
 )
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.bench.wire_model import RtpModel, TimedPacket, WireFigures
-from vid2vid.codec.bitstream.header import PacketHeader, PacketType
+from vid2vid.codec.bitstream.header import PacketHeader, PacketType, timestamp_distance
 from vid2vid.codec.bitstream.keyframe import AppearanceKind
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
@@ -206,18 +206,18 @@ def wire_fields(figures: WireFigures) -> dict:
     }
 
 
-def vid2vid_wire(
-    packets: Sequence[bytes], timestamps_ms: Sequence[int], options: BenchOptions, fps: float
-) -> dict:
-    """The wire figures of one coded stream: its motion packets at their frames' capture times,
-    its keyframe chunks spread over the call."""
+def vid2vid_wire(packets: Sequence[bytes], options: BenchOptions, fps: float) -> dict:
+    """The wire figures of one coded stream: its motion packets at the capture times their
+    headers carry, its keyframe chunks spread over the call."""
     keyframe, motion = [], []
     for packet in packets:
-        if PacketHeader.parse(packet).packet_type is PacketType.KEYFRAME_CHUNK:
+        header = PacketHeader.parse(packet)
+        if header.packet_type is PacketType.KEYFRAME_CHUNK:
             keyframe.append(packet)
         else:
-            motion.append(packet)
-    timed = [TimedPacket(t / 1000, p) for t, p in zip(timestamps_ms, motion, strict=True)]
+            motion.append((header.timestamp_ms, packet))
+    first = motion[0][0]
+    timed = [TimedPacket(timestamp_distance(t, first) / 1000, p) for t, p in motion]
     model = options.wire_model()
     return wire_fields(model.figures(timed, fps, keyframe, options.call_seconds))
 
@@ -254,14 +254,15 @@ def run_vid2vid(
                 form,
                 quality,
                 runtime=runtime,  # type: ignore[arg-type]
+                motion_every=options.motion_every,
             )
-            frames = decode_stream(loaded, stream, runtime)
+            frames = decode_stream(loaded, stream, runtime, fps=clip.fps)
             s = stream.stats
             base = {"clip": clip.name, "codec": f"vid2vid-{form}", "setting": f"q{quality}",
-                    "frames": s.frames, "fps": clip.fps, "model_output_px": cfg.output_size}  # fmt: skip
-            base.update(rate_fields(s.keyframe_bytes, s.motion_bytes, s.frames, clip.fps,
+                    "frames": stream.frames, "fps": clip.fps, "model_output_px": cfg.output_size}  # fmt: skip
+            base.update(rate_fields(s.keyframe_bytes, s.motion_bytes, stream.frames, clip.fps,
                                     options.call_seconds))  # fmt: skip
-            base.update(vid2vid_wire(stream.packets, clip.timestamps_ms, options, clip.fps))
+            base.update(vid2vid_wire(stream.packets, options, clip.fps))
             for size in options.resolutions:
                 test = resize_frames(frames, size)
                 decoded[(form, quality, size)] = test
@@ -381,6 +382,7 @@ def run(options: BenchOptions, loaded: LoadedModel, argv: Sequence[str] = ()) ->
         "vid2vid": {
             "keyframes": {f: KEYFRAME_FORMS[f] for f in options.keyframes},
             "qualities": list(options.qualities),
+            "motion_every": options.motion_every,
             "intra_period_s": 1.0,
         },  # fmt: skip
         "ffmpeg": report.ffmpeg_meta(options),
@@ -443,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="SCTP acknowledgements in the wire figures: aiortc (one per packet),"
                         " rfc (RFC 4960's every 2nd or 200 ms), lazy (every 16th or 500 ms, the "
                         "call's default) (default: lazy)")  # fmt: skip
+    parser.add_argument("--motion-every", type=int, default=1,
+                        help="send the motion of every N-th frame only, the decoder interpolating "
+                        "the frames between (N - 1 frames of latency) (default: 1)")  # fmt: skip
     parser.add_argument("--max-frames", type=int, default=None,
                         help="use only the first N frames of each clip (default: all)")  # fmt: skip
     parser.add_argument("--face-stride", type=int, default=5,
@@ -477,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             max_frames=args.max_frames,
             wire_pack=args.wire_pack,
             wire_ack=args.wire_ack,
+            motion_every=args.motion_every,
             face_stride=args.face_stride,
             identity_stride=args.identity_stride,
         )

@@ -12,8 +12,8 @@ from pathlib import Path
 from vid2vid.bench.ffmpeg_codecs import CODECS, CodecSpec
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS
 from vid2vid.bench.wire_model import ACK_POLICIES, DataChannelModel
-from vid2vid.call.heartbeat import HeartbeatConfig
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
+from vid2vid.codec.stream.encoder import MAX_MOTION_EVERY
 from vid2vid.errors import ConfigError
 
 DEFAULT_QUALITIES = (5, 20, DEFAULT_QUALITY, 70)
@@ -35,6 +35,7 @@ class BenchOptions:
     crfs: tuple[int, ...] | None = None  # overrides every codec's CRF sweep
     x264_kbps: tuple[float, ...] | None = None  # overrides x264's bit-rate targets
     max_frames: int | None = None
+    motion_every: int = 1  # StreamConfig.motion_every: the decoder fills the frames between
     wire_pack: int = 1  # the call's default (sender --pack)
     wire_ack: str = "lazy"  # the call's default (vid2vid.call.sack.CALL_POLICY)
     face_stride: int = 5
@@ -62,6 +63,10 @@ class BenchOptions:
                 f"{self.face_stride} and {self.identity_stride}"
             )
 
+        if not 1 <= self.motion_every <= MAX_MOTION_EVERY:
+            raise ConfigError(
+                f"--motion-every must be in 1..{MAX_MOTION_EVERY}, got {self.motion_every}"
+            )
         if self.wire_ack not in ACK_POLICIES:
             raise ConfigError(
                 f"--wire-ack must be one of {', '.join(ACK_POLICIES)}, got {self.wire_ack!r}"
@@ -70,10 +75,8 @@ class BenchOptions:
 
     def wire_model(self) -> DataChannelModel:
         """vid2vid's data channel as the call runs it: the pack and SACK settings, and the
-        heartbeat of the quiet end at the call's interval."""
-        return DataChannelModel(
-            self.wire_pack, ACK_POLICIES[self.wire_ack], HeartbeatConfig().interval_s
-        )
+        receiver's link report (its heartbeat too) once a second."""
+        return DataChannelModel(self.wire_pack, ACK_POLICIES[self.wire_ack])
 
     def wire_meta(self) -> dict:
         """The wire figures' settings, for the report."""
@@ -81,7 +84,8 @@ class BenchOptions:
         return {
             "vid2vid": f"data channel, pack {model.pack}, {self.wire_ack} SACKs"
             + (f" ({model.ack.label})" if model.ack else " (one per packet)")
-            + f", heartbeat every {model.heartbeat_s:g} s back, ICE consent",
+            + f", a {model.report_bytes}-byte link report back every {model.report_s:g} s "
+            "(also the heartbeat), ICE consent",
             "x264": "RTP/SRTP as aiortc sends it (STAP-A/FU-A, abs-send-time + mid, "
             "AEAD-GCM tag), RTCP SR/SDES forward, RR + REMB back, ICE consent",
             "layer": "IP (IPv4 + UDP headers counted); the intra part spread over the call",

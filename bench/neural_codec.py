@@ -39,6 +39,7 @@ class NeuralStream:
     quality: int
     packets: tuple[bytes, ...]
     stats: StreamStats
+    frames: int  # the clip's frames: one packet each, or one per ``motion_every`` and the last
 
 
 def _runtime(loaded: LoadedModel, runtime: Runtime | None) -> Runtime:
@@ -67,30 +68,39 @@ def encode_stream(
     quality: int,
     image_quality: int = 90,
     runtime: Runtime | None = None,
+    motion_every: int = 1,
 ) -> NeuralStream:
-    """The exact packets a sender sends: keyframe chunks, then one motion packet per frame."""
+    """The exact packets a sender sends: keyframe chunks, then one motion packet per frame (per
+    ``motion_every`` frames, the receiver filling the frames between)."""
     config = StreamConfig(
-        quality=quality, keyframe=KEYFRAME_FORMS[keyframe], image_quality=image_quality
+        quality=quality,
+        keyframe=KEYFRAME_FORMS[keyframe],
+        image_quality=image_quality,
+        motion_every=motion_every,
     )
     encoder = StreamEncoder(_runtime(loaded, runtime), loaded.fingerprint, config, fps)
     packets = tuple(encoder.packets(encoder.make_keyframe(first_bgr), motions))
     stats = StreamStats(fps=fps)
     for packet in packets:
         stats.add(packet)
-    return NeuralStream(keyframe, quality, packets, stats)
+    return NeuralStream(keyframe, quality, packets, stats, len(motions))
 
 
 def decode_stream(
-    loaded: LoadedModel, stream: NeuralStream, runtime: Runtime | None = None
+    loaded: LoadedModel,
+    stream: NeuralStream,
+    runtime: Runtime | None = None,
+    fps: float | None = None,
 ) -> np.ndarray:
-    """The receiver's frames (N x S x S x 3 RGB uint8, S the model's output size)."""
-    decoder = StreamDecoder(loaded, _runtime(loaded, runtime))
+    """The receiver's frames (N x S x S x 3 RGB uint8, S the model's output size); with ``fps``
+    the decoder fills frames the sender skipped by interpolating the motion."""
+    interval = None if fps is None else 1000 / fps
+    decoder = StreamDecoder(loaded, _runtime(loaded, runtime), frame_interval_ms=interval)
     frames: list[np.ndarray] = []
     for packet in stream.packets:
         frames.extend(decoder.push(packet))
-    if decoder.report.dropped or len(frames) != stream.stats.frames:
+    if decoder.report.dropped or len(frames) != stream.frames:
         raise InputError(
-            f"vid2vid decode lost frames ({decoder.report.summary()}); "
-            f"expected {stream.stats.frames}"
+            f"vid2vid decode lost frames ({decoder.report.summary()}); expected {stream.frames}"
         )
     return np.stack([f[..., ::-1] for f in frames])  # BGR -> RGB

@@ -10,7 +10,8 @@ ICE consent checks included, IP/UDP headers added), on the same clips and the sa
   packets of each clip first; they are then replayed at the clip's frame rate over a real call
   for every setting of ``--settings``: ``--pack N`` (frames per message) and the SCTP
   acknowledgement policy (``aiortc``: a SACK per packet; ``rfc``: RFC 4960 §6.2's every second
-  packet or 200 ms; ``lazy``: every 16th or 500 ms, past the RFC's SHOULDs, within its MUSTs).
+  packet or 200 ms; ``lazy``: every 16th or 500 ms, past the RFC's SHOULDs, within its MUSTs:
+  a call's default, :data:`~vid2vid.call.sack.CALL_POLICY`).
   Latency is capture (the replay's send time) to the moment the receiver's transport hands
   the packet on; "added" is the p95 above the plain setting's (pack 1, aiortc's acks).
 - **H.264 over RTP/SRTP**: the same crops through x264 at each ``--crf`` (51 is x264's floor,
@@ -22,7 +23,11 @@ ICE consent checks included, IP/UDP headers added), on the same clips and the sa
 Rates are over ``--seconds`` of steady streaming after one second of warm-up, so neither
 keyframe (vid2vid's JPEG on the control channel, x264's IDR frame) is in them; both are listed.
 
-    python -m vid2vid.bench.wire --model lite-256 --clips lp_d0 lp_d6 lp_d19 --seconds 15
+    python -m vid2vid.bench.wire --clips lp_d0 lp_d6 lp_d19 --seconds 15
+
+Each row also carries what the packetization model (:mod:`vid2vid.bench.wire_model`, the one
+``vid2vid-bench`` reports from) computes for the same packets at the same times (``model``), so
+every run checks the model against the real stacks.
 
 prints a table and writes ``out/wire/wire.json`` and ``out/wire/wire.png``.
 """
@@ -53,7 +58,7 @@ log = logging.getLogger(__name__)
 CLIP_DIR = Path("../shared/data/clips")
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
 DEFAULT_SETTINGS = (
-    "1:aiortc", "1:rfc", "2:rfc", "3:rfc", "6:rfc", "1:lazy", "2:lazy", "3:lazy",
+    "1:aiortc", "1:rfc", "2:rfc", "3:rfc", "1:lazy", "2:lazy", "3:lazy",
 )  # fmt: skip
 WARM_UP_S = 1.0
 #: The goals of issue 17 (DESIGN, "on the wire").
@@ -162,8 +167,8 @@ def _window_frames(source: ClipSource, seconds: float) -> range:
 
 def model_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) -> dict:
     """What the packetization model (:mod:`vid2vid.bench.wire_model`) says the same run costs
-    (no heartbeat: the replay runs none)."""
-    model = DataChannelModel(setting.pack, ACK_POLICIES[setting.ack], heartbeat_s=None)
+    (no control messages back: the replay sends none)."""
+    model = DataChannelModel(setting.pack, ACK_POLICIES[setting.ack], report_bytes=None)
     packets = [
         TimedPacket(i / source.fps, p)
         for i in _window_frames(source, seconds)
@@ -178,6 +183,15 @@ def model_h264(source: ClipSource, crf: int, seconds: float) -> dict:
     frames = [TimedPacket(i / source.fps, b"".join(units[i % len(units)]))
               for i in _window_frames(source, seconds)]  # fmt: skip
     return RtpModel().figures(frames, source.fps).as_dict()
+
+
+def _model_fields(model: dict) -> dict:
+    """The model's figures for a run, whole and as the two columns the table prints."""
+    return {
+        "model": model,
+        "model_forward_kbps": model["forward_kbps"],
+        "model_return_kbps": model["return_kbps"],
+    }
 
 
 async def run_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) -> dict:
@@ -240,7 +254,7 @@ async def run_vid2vid(source: ClipSource, setting: WireSetting, seconds: float) 
         "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else None,
         "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else None,
         "keyframe_bytes": sum(map(len, source.keyframe)),
-        "model": model_vid2vid(source, setting, seconds),
+        **_model_fields(model_vid2vid(source, setting, seconds)),
     }
 
 
@@ -327,7 +341,7 @@ async def run_h264(source: ClipSource, crf: int, seconds: float) -> dict:
         "seconds": elapsed,
         **_wire_fields(fwd, ret, elapsed, payload_kbps),
         "idr_bytes": len(b"".join(units[0])),
-        "model": model_h264(source, crf, seconds),
+        **_model_fields(model_h264(source, crf, seconds)),
     }
 
 
@@ -379,7 +393,8 @@ def _mean_rows(results: list[dict]) -> list[dict]:
         row = {"label": first["label"], "setting": first["setting"]}
         for key in (
             "payload_kbps", "forward_kbps", "return_kbps", "total_kbps", "forward_over_payload",
-            "latency_ms_p95", "added_ms_p95", "fraction_of_h264_floor",
+            "latency_ms_p95", "added_ms_p95", "fraction_of_h264_floor", "model_forward_kbps",
+            "model_return_kbps",
         ):  # fmt: skip
             values = [r.get(key) for r in runs]
             row[key] = None if None in values else float(np.mean(values))
@@ -388,7 +403,8 @@ def _mean_rows(results: list[dict]) -> list[dict]:
     for i, first in enumerate(results[0]["h264"]):
         runs = [r["h264"][i] for r in results]
         row = {"label": first["label"], "crf": first["crf"]}
-        for key in ("payload_kbps", "forward_kbps", "return_kbps", "total_kbps"):
+        for key in ("payload_kbps", "forward_kbps", "return_kbps", "total_kbps",
+                    "model_forward_kbps", "model_return_kbps"):  # fmt: skip
             row[key] = float(np.mean([r[key] for r in runs]))
         rows.append(row)
     return rows
@@ -401,13 +417,16 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 def table(results: list[dict], means: list[dict]) -> str:
     head = (
         f"  {'setting':<24}{'payload':>9}{'forward':>9}{'fwd/pay':>8}{'return':>8}"
-        f"{'total':>8}{'p95 ms':>8}{'added':>7}{'/H.264':>8}"
+        f"{'total':>8}{'p95 ms':>8}{'added':>7}{'/H.264':>8}{'model fwd/ret':>15}"
     )
     lines = []
     for result in [*results, {"clip": "mean over clips", "rows": means}]:
         if "rows" in result:
             rows = result["rows"]
-            lines.append(f"\n{result['clip']} (kbit/s at the IP layer; latency added vs pack 1)")
+            lines.append(
+                f"\n{result['clip']} (kbit/s at the IP layer; latency added vs pack 1; "
+                "model: vid2vid.bench.wire_model on the same packets)"
+            )
         else:
             rows = [*result["vid2vid"], *result["h264"]]
             lines.append(
@@ -429,6 +448,7 @@ def table(results: list[dict], means: list[dict]) -> str:
                 f"{_fmt(r['total_kbps']):>8}{_fmt(r.get('latency_ms_p95'), '.1f'):>8}"
                 f"{_fmt(r.get('added_ms_p95'), '.0f'):>7}"
                 f"{_fmt(r.get('fraction_of_h264_floor'), '.2f'):>8}"
+                f"{_fmt(r.get('model_forward_kbps')) + '/' + _fmt(r.get('model_return_kbps')):>15}"
             )
     return "\n".join(lines)
 
@@ -465,8 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m vid2vid.bench.wire", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--model", default="lite-256", help="model preset whose sender makes the motion "
-        "(default: lite-256, whose motion is dlib landmarks: real motion without training)",
+        "--model", default="default", help="model whose sender makes the motion "
+        "(default: default, the shipped model, whose motion is dlib landmarks)",
     )  # fmt: skip
     parser.add_argument(
         "--clips", nargs="+", default=["lp_d0", "lp_d6", "lp_d19"],

@@ -26,9 +26,12 @@ RTCP's randomized interval (its mean, 1 s, is used), the consent checks' ±20 % 
 mean). :mod:`tests.bench.test_wire_model` holds the model to a real aiortc call on loopback
 within a stated tolerance.
 
-The heartbeat (:mod:`vid2vid.call.heartbeat`: ``{"type": "heartbeat"}`` on the reliable control
-channel from the quiet end, once a second by default) is part of a vid2vid call, so it is counted
-when ``heartbeat_s`` is given: a DATA packet back and the sender's SACK of it forward.
+The way back carries control messages too: a receiver sends a link report
+(:mod:`vid2vid.call.adapt`: 108-110 bytes of JSON) about once a second, which also serves as its
+heartbeat (:mod:`vid2vid.call.heartbeat` sends ``{"type": "heartbeat"}`` only when nothing else
+went out for a second). Each is a DATA packet back and, reliable data, a SACK of it forward from
+the sender; ``report_bytes`` and ``report_s`` model them (None: the replay of the live benchmark,
+which runs none).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vid2vid.call.control import LinkReport, link_message
 from vid2vid.call.pack import Packer
 from vid2vid.call.sack import CALL_POLICY, RFC_POLICY, DelayedAckPolicy
 from vid2vid.call.wire import IP_UDP_HEADER
@@ -81,8 +85,9 @@ ACK_POLICIES: dict[str, DelayedAckPolicy | None] = {
     "rfc": RFC_POLICY,
     "lazy": CALL_POLICY,
 }
-#: The bytes of the heartbeat message (``control.heartbeat_message()``, 21 bytes of JSON).
-HEARTBEAT_BYTES = 21
+#: The bytes of a receiver's link report, as :func:`vid2vid.call.control.link_message` writes a
+#: typical one (a second of 25 packets, none lost or late, a few ms of delay, a few kbit/s).
+LINK_REPORT_BYTES = len(link_message(LinkReport(1000.4, 25, 0, 0, 3.4, 5.53)))
 
 
 def _pad4(n: int) -> int:
@@ -208,18 +213,20 @@ def _window(packets: Sequence[TimedPacket], fps: float) -> float:
 @dataclass(frozen=True)
 class DataChannelModel:
     """vid2vid over the WebRTC data channel: motion (unordered, never retransmitted) packed
-    ``pack`` per message, SACKs under ``ack`` at the receiver (``CALL_POLICY``, a call's default), the keyframe's chunks on the reliable control channel, a heartbeat back every
-    ``heartbeat_s`` (None: none), and ICE consent."""
+    ``pack`` per message, SACKs under ``ack`` at the receiver (``CALL_POLICY``, a call's
+    default), the keyframe's chunks on the reliable control channel, a control message of
+    ``report_bytes`` back every ``report_s`` (the link report; None: none), and ICE consent."""
 
     pack: int = 1
     ack: DelayedAckPolicy | None = CALL_POLICY
-    heartbeat_s: float | None = 1.0
+    report_bytes: int | None = LINK_REPORT_BYTES
+    report_s: float = 1.0
     consent: ConsentModel = ConsentModel()
 
     def __post_init__(self) -> None:
         Packer(self.pack)  # checks the range
-        if self.heartbeat_s is not None and self.heartbeat_s <= 0:
-            raise ConfigError(f"heartbeat_s must be positive, got {self.heartbeat_s}")
+        if self.report_s <= 0:
+            raise ConfigError(f"report_s must be positive, got {self.report_s}")
 
     def messages(self, packets: Sequence[TimedPacket]) -> list[TimedPacket]:
         """The motion messages and when each goes out (the pack's last packet's time)."""
@@ -248,17 +255,18 @@ class DataChannelModel:
         fwd_bytes = sum(data_datagram(len(m.data)) for m in messages)
         fwd_count = len(messages)
         arrivals = [(m.time_s, False) for m in messages]
-        beats: list[float] = []
-        if self.heartbeat_s is not None:
-            beats = [start + self.heartbeat_s * (i + 1)
-                     for i in range(int(seconds / self.heartbeat_s))]  # fmt: skip
+        reports: list[float] = []
+        if self.report_bytes is not None:
+            count = int(seconds / self.report_s)
+            reports = [start + self.report_s * (i + 1) for i in range(count)]
         sacks = ack_times(arrivals, self.ack)
-        ret_bytes = len(sacks) * SACK_DATAGRAM + len(beats) * data_datagram(HEARTBEAT_BYTES)
-        ret_count = len(sacks) + len(beats)
-        # The sender's SCTP acknowledges the heartbeats (ordered data, the RFC's timing).
-        beat_sacks = ack_times([(t, True) for t in beats], RFC_POLICY)
-        fwd_bytes += len(beat_sacks) * SACK_DATAGRAM
-        fwd_count += len(beat_sacks)
+        ret_bytes = len(sacks) * SACK_DATAGRAM
+        ret_bytes += len(reports) * data_datagram(self.report_bytes or 0)
+        ret_count = len(sacks) + len(reports)
+        # The sender's SCTP acknowledges the reports (ordered data, the RFC's timing).
+        report_sacks = ack_times([(t, True) for t in reports], RFC_POLICY)
+        fwd_bytes += len(report_sacks) * SACK_DATAGRAM
+        fwd_count += len(report_sacks)
         consent = self.consent.bytes_per_s()
         intra_fwd = sum(sum(message_datagrams(len(c))) for c in keyframe)
         fragments = sum(len(message_datagrams(len(c))) for c in keyframe)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from vid2vid.codec.bitstream.header import timestamp_distance
 from vid2vid.codec.bitstream.keyframe import Keyframe
 from vid2vid.codec.bitstream.motion import DecodedMotion, MotionDecoder
 from vid2vid.codec.bitstream.motion_params import MotionParams
@@ -29,11 +30,12 @@ from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.keypoints import FreeView, Keypoints
 from vid2vid.codec.stream.dispatch import KeyframeChunk, MotionPacket, Packet, PacketDispatcher
+from vid2vid.codec.stream.encoder import MAX_MOTION_EVERY
 from vid2vid.codec.stream.keyframes import keyframe_features
 from vid2vid.codec.stream.runtime import Runtime
 from vid2vid.codec.talking_head import KeyframeFeatures
 from vid2vid.codec.wire import layout_for, params_to_motion
-from vid2vid.errors import BitstreamError, ModelMismatchError
+from vid2vid.errors import BitstreamError, ConfigError, ModelMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,17 @@ class StreamDecoder:
     stitching of x_d); every network runs through ``runtime``.
     """
 
-    def __init__(self, loaded: LoadedModel, runtime: Runtime, view: FreeView | None = None):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        runtime: Runtime,
+        view: FreeView | None = None,
+        frame_interval_ms: float | None = None,
+    ):
+        if frame_interval_ms is not None and frame_interval_ms <= 0:
+            raise ConfigError(f"frame_interval_ms must be positive, got {frame_interval_ms}")
+        self.frame_interval_ms = frame_interval_ms
+        self._last: tuple[int, MotionParams] | None = None  # capture ms and params last rendered
         self.loaded = loaded
         self.runtime = runtime
         self.view = view or FreeView()
@@ -116,25 +128,44 @@ class StreamDecoder:
             image = self.runtime.decode(kf.volume, keyframe.source, driving_kp)
         return tensor_to_frames(image)[0]
 
+    def between(self, timestamp_ms: int, params: MotionParams) -> list[MotionParams]:
+        """The motion of the frames a sender skipped between the last rendered sample and this
+        one (``motion_every`` > 1, or lost packets): linear in every value, one per
+        ``frame_interval_ms``, at most ``MAX_MOTION_EVERY - 1``; none without an interval.
+        Updates the last sample."""
+        last, self._last = self._last, (timestamp_ms, params)
+        if self.frame_interval_ms is None or last is None:
+            return []
+        gap = timestamp_distance(timestamp_ms, last[0])
+        missing = round(gap / self.frame_interval_ms) - 1
+        if not 1 <= missing < MAX_MOTION_EVERY:
+            return []
+        layout = self._motion.layout
+        a, b = layout.flatten(last[1]), layout.flatten(params)
+        return [layout.unflatten(a + (b - a) * (k / (missing + 1))) for k in range(1, missing + 1)]
+
     # -- offline: everything in one call ---------------------------------------------------------
     def push(self, packet: bytes) -> list[np.ndarray]:
-        """Feed one packet; the frames it completes (zero or one). Never raises for bad input:
-        a malformed or unusable packet is counted in :attr:`report` and skipped."""
+        """Feed one packet; the frames it completes (zero or one, or the skipped frames before
+        it with ``frame_interval_ms``). Never raises for bad input: a malformed or unusable
+        packet is counted in :attr:`report` and skipped."""
         try:
             arrival = self.read(packet)
             if isinstance(arrival, KeyframeChunk):
                 if arrival.keyframe is not None:
                     self.keyframe = self.load(arrival.keyframe)
                     self.report.keyframes += 1
+                    self._last = None  # never interpolate across two framings
                 return []
             if isinstance(arrival, MotionPacket):
                 decoded = self.decode_motion(arrival)
                 if self.keyframe is None:
                     self.report.drop("before the keyframe")
                     return []
-                frame = self.render(self.keyframe, decoded.params)
-                self.report.frames += 1
-                return [frame]
+                filled = self.between(decoded.header.timestamp_ms, decoded.params)
+                frames = [self.render(self.keyframe, p) for p in [*filled, decoded.params]]
+                self.report.frames += len(frames)
+                return frames
             self.report.drop("control packets (offline)")
         except BitstreamError as exc:  # in a file, a missing intra is damage too
             log.warning("dropped a packet: %s", exc)

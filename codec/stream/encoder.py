@@ -32,6 +32,9 @@ from vid2vid.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: The most frames one motion sample may stand for (the decoder fills at most this many - 1).
+MAX_MOTION_EVERY = 8
+
 
 @dataclass(frozen=True)
 class StreamConfig:
@@ -42,6 +45,11 @@ class StreamConfig:
     keyframe: KeyframeForm = "jpeg"
     image_quality: int = 90
     stream_id: int = 0
+    #: Send the motion of every N-th frame only; the receiver's decoder interpolates the frames
+    #: between (:class:`~vid2vid.codec.stream.StreamDecoder`'s ``frame_interval_ms``). Halves
+    #: the messages on the wire at N = 2, for N - 1 frames of latency (the receiver waits for
+    #: the next sample). Offline streams (:meth:`StreamEncoder.packets`) only, for now.
+    motion_every: int = 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.quality <= 100:
@@ -54,12 +62,18 @@ class StreamConfig:
             )
         if not 0 <= self.image_quality <= 100:
             raise ConfigError(f"image_quality must be in 0..100, got {self.image_quality}")
+        if not 1 <= self.motion_every <= MAX_MOTION_EVERY:
+            raise ConfigError(
+                f"motion_every must be in 1..{MAX_MOTION_EVERY}, got {self.motion_every}"
+            )
 
     @classmethod
     def of(cls, options: object) -> StreamConfig:
         """The coding half of a larger config (the sender's, the encode command's): the fields
-        of the same names, checked here once."""
-        return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
+        of the same names (those it has), checked here once."""
+        return cls(
+            **{f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)}
+        )
 
 
 @dataclass(frozen=True)
@@ -109,7 +123,7 @@ class StreamEncoder:
             self.layout,
             quality=config.quality,
             stream_id=config.stream_id,
-            intra_period=intra_period_frames(fps, config.intra_period_s),
+            intra_period=intra_period_frames(fps / config.motion_every, config.intra_period_s),
             first_sequence=counters.motion_sequence,
         )
         self._chunk_sequence = counters.chunk_sequence
@@ -197,8 +211,13 @@ class StreamEncoder:
         return self.motion(params, timestamp_ms)
 
     def packets(self, keyframe: Keyframe, motions: Sequence[FrameMotion]) -> Iterator[bytes]:
-        """A whole stream in send order: the keyframe's chunks, then one packet per frame."""
+        """A whole stream in send order: the keyframe's chunks, then one packet per frame. With
+        ``motion_every`` N > 1, one packet per N frames and always the last frame's, so a
+        decoder fills every frame up to the end."""
         start = motions[0].timestamp_ms if motions else 0
         yield from self.send_keyframe(keyframe, start)
-        for frame in motions:
+        every, last = self.config.motion_every, len(motions) - 1
+        for index, frame in enumerate(motions):
+            if index % every and index != last:
+                continue
             yield self.motion(frame.params, frame.timestamp_ms)

@@ -56,8 +56,8 @@ def test_sack_rule_per_policy():
 
 def test_packing_and_lazier_acks_cut_the_wire_as_the_live_call_measured():
     motion = _motion(100)
-    plain = DataChannelModel(1, None, heartbeat_s=None).figures(motion, 25.0)
-    packed = DataChannelModel(2, wire_model.ACK_POLICIES["rfc"], heartbeat_s=None).figures(
+    plain = DataChannelModel(1, None, report_bytes=None).figures(motion, 25.0)
+    packed = DataChannelModel(2, wire_model.ACK_POLICIES["rfc"], report_bytes=None).figures(
         motion, 25.0
     )
     assert plain.payload_kbps == pytest.approx(packed.payload_kbps)
@@ -67,10 +67,11 @@ def test_packing_and_lazier_acks_cut_the_wire_as_the_live_call_measured():
     )
     assert packed.return_datagrams_per_s == pytest.approx(plain.return_datagrams_per_s / 4, abs=0.6)
     assert plain.forward_kbps > packed.forward_kbps > packed.payload_kbps
-    # The heartbeat costs a DATA packet back and a SACK forward every second.
-    beating = DataChannelModel(1, None, heartbeat_s=1.0).figures(motion, 25.0)
+    # A link report costs a DATA packet back and a SACK forward every second.
+    assert 100 <= wire_model.LINK_REPORT_BYTES <= 120
+    beating = DataChannelModel(1, None).figures(motion, 25.0)
     assert beating.return_kbps - plain.return_kbps == pytest.approx(
-        data_datagram(wire_model.HEARTBEAT_BYTES) * 8 * 4 / 4.0 / 1000, rel=0.01
+        data_datagram(wire_model.LINK_REPORT_BYTES) * 8 * 4 / 4.0 / 1000, rel=0.01
     )
     assert beating.forward_kbps - plain.forward_kbps == pytest.approx(
         SACK_DATAGRAM * 8 * 4 / 4.0 / 1000, rel=0.01
