@@ -16,8 +16,8 @@ Sender side, :class:`AdaptationPolicy` (one per receiver): a ladder of :class:`Q
 keyframes are paced at). Why these knobs: at these rates most of the wire is per-message
 framing (≈ 93 bytes a message, :mod:`vid2vid.call.pack`), so packing frames is what saves the
 most, then the keyframe; the motion quantizer saves a few bytes a packet. The policy steps down
-at once (at most once per ``down_hold_s``) when a report shows heavy loss or lateness, or when
-reports stop coming, and steps up one level only after ``up_after_s`` of clean reports. That
+at once (at most once per ``down_hold_s``) on loss (over the last few reports, or one very lossy
+report), on lateness that lasts two reports in a row, or when reports stop coming, and steps up one level only after ``up_after_s`` of clean reports. That
 gap is the hysteresis: a link that flaps between good and bad stays on the lower level. A step
 up that is followed by a step down within ``probe_s`` failed, and doubles the wait before the
 next try (up to ``max_up_after_s``), so a link at its limit is not probed every few seconds.
@@ -61,6 +61,7 @@ class LinkReporter:
         self._start_s: float | None = None
         self._received = 0
         self._expected = 0  # packets the newest sequence says were sent this interval
+        self._credit = 0  # packets counted lost in an earlier interval that came after all
         self._bytes = 0
         self._queued: list[float] = []
         self._transits: deque[tuple[float, float]] = deque()  # (arrival s, transit ms)
@@ -104,10 +105,14 @@ class LinkReporter:
         assert self._start_s is not None
         seconds = now_s - self._start_s
         queued = np.asarray(self._queued)
+        # A packet reordered across the end of an interval was counted lost in the one before:
+        # it pays back here (the cumulative count of RFC 3550, kept per interval).
+        lost = self._expected - self._received - self._credit
+        self._credit = max(0, -lost)
         report = LinkReport(
             interval_ms=seconds * 1000,
             received=self._received,
-            lost=max(0, self._expected - self._received),
+            lost=max(0, lost),
             late=int((queued > self.late_ms).sum()),
             delay_ms=float(queued.min()) if queued.size else 0.0,
             kbps=self._bytes * 8 / seconds / 1000 if seconds > 0 else 0.0,
@@ -170,7 +175,14 @@ class AdaptationConfig:
 
     start_level: int = 1
     degrade_loss: float = 0.10
+    #: Loss is judged on the mean of this many reports (a report holds ≈ 25 packets, or a few
+    #: packs: one lost message is already 8 % of it); a single report this lossy steps at once.
+    loss_reports: int = 3
+    heavy_loss: float = 0.30
     degrade_delay_ms: float = 200.0
+    #: Lateness must last this many reports in a row: a queue at a bottleneck persists, a
+    #: second in which a busy CPU held every packet back does not.
+    delay_reports: int = 2
     recover_loss: float = 0.03
     recover_delay_ms: float = 80.0
     down_hold_s: float = 2.0
@@ -180,6 +192,14 @@ class AdaptationConfig:
     report_timeout_s: float = 3.0
 
     def __post_init__(self) -> None:
+        if (
+            self.delay_reports < 1
+            or self.loss_reports < 1
+            or not self.degrade_loss <= self.heavy_loss <= 1
+        ):
+            raise ConfigError(
+                "need delay_reports >= 1, loss_reports >= 1 and degrade_loss <= heavy_loss <= 1"
+            )
         if self.start_level < 0:
             raise ConfigError(f"start_level must be >= 0, got {self.start_level}")
         if not 0 <= self.recover_loss < self.degrade_loss <= 1:
@@ -230,6 +250,8 @@ class AdaptationPolicy:
         self._last_report_s: float | None = None
         self._up_after_s = self.config.up_after_s
         self._last_up_s: float | None = None
+        self._losses: deque[tuple[int, int]] = deque(maxlen=self.config.loss_reports)
+        self._delays: deque[float] = deque(maxlen=self.config.delay_reports)
 
     @property
     def current(self) -> QualityLevel:
@@ -244,6 +266,8 @@ class AdaptationPolicy:
         self.level = level
         self._changed_s = now_s
         self._clean_since = None
+        self._losses.clear()  # judge the new level on its own reports
+        self._delays.clear()
         self.history.append(LevelChange(now_s, level, reason))
         log.info("link level %d (%s): %s", level, self.levels[level].name, reason)
         return level
@@ -259,12 +283,19 @@ class AdaptationPolicy:
         """Take one receiver report; the new level, if it changed."""
         self._last_report_s = now_s
         config = self.config
-        if report.loss >= config.degrade_loss:
+        self._losses.append((report.lost, report.received + report.lost))
+        lost, total = (sum(column) for column in zip(*self._losses, strict=True))
+        loss = lost / total if total else 0.0
+        if loss >= config.degrade_loss or report.loss >= config.heavy_loss:
             self._clean_since = None
-            return self._down(now_s, f"loss {report.loss:.0%}")
+            return self._down(now_s, f"loss {max(loss, report.loss):.0%}")
+        self._delays.append(report.delay_ms)
+        late = len(self._delays) == self._delays.maxlen and min(self._delays) >= (
+            config.degrade_delay_ms
+        )
         if report.delay_ms >= config.degrade_delay_ms:
             self._clean_since = None
-            return self._down(now_s, f"queuing delay {report.delay_ms:.0f} ms")
+            return self._down(now_s, f"queuing delay {report.delay_ms:.0f} ms") if late else None
         clean = report.loss <= config.recover_loss and report.delay_ms <= config.recover_delay_ms
         if not clean:
             self._clean_since = None  # between the thresholds: hold

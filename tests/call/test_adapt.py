@@ -51,6 +51,15 @@ def test_reordered_and_duplicated_packets_are_not_loss():
     assert sum(r.lost for r in reports) <= 1
 
 
+def test_a_packet_reordered_across_the_end_of_an_interval_is_paid_back():
+    reporter = LinkReporter(interval_s=1.0)
+    sequences = list(range(75))
+    sequences[24], sequences[25] = sequences[25], sequences[24]  # 24 lands in the next second
+    reports = _feed(reporter, sequences)
+    assert sum(r.lost for r in reports) <= 1
+    assert reports[-1].lost == 0
+
+
 def test_a_queue_building_up_shows_as_lateness():
     reporter = LinkReporter(interval_s=1.0, late_ms=150.0)
     extra = [0.0] * 50 + [min(400.0, 20.0 * i) for i in range(100)]  # a queue, up to 400 ms
@@ -84,6 +93,19 @@ def test_the_policy_steps_down_on_loss_or_lateness_and_holds_between_steps():
     policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
     assert _run(policy, [_report(delay_ms=400)] * 3)[-1] == 1
     assert policy.history[-1].reason == "queuing delay 400 ms"
+    # A single late second (a busy CPU, not a queue) between clean ones moves nothing.
+    policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
+    assert set(_run(policy, [_report(), _report(delay_ms=400)] * 6)) == {0}
+
+
+def test_loss_is_judged_over_several_reports_and_heavy_loss_at_once():
+    policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
+    # One lost pack now and then (a report at 8 %, then clean ones): not a bad path.
+    assert set(_run(policy, [_report(loss=0.08), _report(), _report()] * 5)) == {0}
+    policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
+    assert _run(policy, [_report(loss=0.12)] * 3)[-1] == 1  # steady 12 %: down
+    policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
+    assert _run(policy, [_report(), _report(), _report(loss=0.4)])[-1] == 1  # heavy: at once
 
 
 def test_recovery_needs_clean_reports_for_a_while_and_reports_between_thresholds_hold():
