@@ -94,6 +94,7 @@ class FrameResult:
     face: bool
     keyframe: list[bytes] | None = None
     preview: list[bytes] | None = None  # sent before ``keyframe`` where the path is slow
+    refinement: bool = False  # ``keyframe`` is the face in use again, at a better setting
     motion: bytes | None = None
     h264_bytes: int | None = None  # what the live x264 reference spent on the same crop
     ms: dict[str, float] = field(default_factory=dict)
@@ -135,9 +136,9 @@ class SendPipeline:
         self._quality = config.quality
         self._key_setting: tuple[KeyframeForm, int] = (config.keyframe, config.image_quality)
         self._refine = False
-        # The worker's own: the face of the keyframe in use and the setting it was made with.
+        self._key_made_with: tuple[KeyframeForm, int] | None = None  # the keyframe in use's
+        # The worker's own: the face of the keyframe in use.
         self._key_crop: np.ndarray | None = None
-        self._key_made_with: tuple[KeyframeForm, int] | None = None
         self._preview: list[bytes] | None = None
         self._current: list[bytes] | None = None
 
@@ -175,6 +176,12 @@ class SendPipeline:
         with self._lock:
             self._refine = True
 
+    def refinement_dropped(self) -> None:
+        """A receiver did not get the last refinement (its path got worse while it travelled):
+        the next request sends the face again even at the same setting; safe from any thread."""
+        with self._lock:
+            self._key_made_with = None
+
     def current_keyframe(self) -> list[bytes] | None:
         """The chunks of the keyframe now in use (None before the first face)."""
         with self._lock:
@@ -203,8 +210,9 @@ class SendPipeline:
         with self._lock:
             self._preview = preview if not refine else self._preview
             self._current = full
-        self._key_crop, self._key_made_with = crop, setting
-        result.keyframe, result.preview = full, preview
+            self._key_made_with = setting
+        self._key_crop = crop
+        result.keyframe, result.preview, result.refinement = full, preview, refine
         result.ms["keyframe"] = (time.perf_counter() - start) * 1000
 
     def process(self, frame: CapturedFrame) -> FrameResult:
@@ -217,11 +225,11 @@ class SendPipeline:
             return result
         result.face = True
         with self._lock:
-            quality, setting = self._quality, self._key_setting
+            quality, setting, made_with = self._quality, self._key_setting, self._key_made_with
             refine, self._refine = self._refine, False
         if track.reacquired or self._current is None:
             self._make_keyframes(result, track.crop, refine=False)
-        elif refine and self._key_crop is not None and setting != self._key_made_with:
+        elif refine and self._key_crop is not None and setting != made_with:
             self._make_keyframes(result, self._key_crop, refine=True)
         if self.encoder.quality != quality:
             self.encoder.quality = quality  # forces an intra: the quality travels in it

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from vid2vid.call import control
 from vid2vid.call.adapt import AdaptationConfig, AdaptationPolicy, QualityLevel, default_levels
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 KEYFRAME_RESEND_S = 0.5
 #: A receiver whose full keyframe would take longer than this at its pace gets the preview first.
 PREVIEW_AFTER_S = 0.5
+#: How far back a receiver's report baseline reaches (LinkReporter.base_window_s), with margin.
+BASELINE_S = 11.0
 
 
 @dataclass
@@ -55,6 +57,8 @@ class _Peer:
     policy: AdaptationPolicy | None = None
     pacer: KeyframePacer | None = None
     packing: PackingTransport | None = None
+    refining: bool = False  # the pacer holds a refinement (a better copy of the face in use)
+    packs: list[tuple[float, int]] = field(default_factory=list)  # (monotonic s, pack size)
 
 
 class SenderSession:
@@ -96,6 +100,7 @@ class SenderSession:
             level = policy.current
             packing = PackingTransport(transport, level.pack, self._pack_wait_ms(level.pack))
             peer = self._peers[peer_id] = _Peer(packing, policy=policy, packing=packing)
+            peer.packs.append((time.monotonic(), level.pack))
             buffered = getattr(transport, "buffered", None)
             peer.pacer = KeyframePacer(
                 lambda chunk: packing.send("control", chunk),
@@ -144,8 +149,25 @@ class SenderSession:
     # -- adaptation ----------------------------------------------------------------------------
     def _on_report(self, peer: _Peer, report: control.LinkReport) -> None:
         log.debug("link report: %s", report)
-        if peer.policy is not None and peer.policy.on_report(report, time.monotonic()) is not None:
+        if peer.policy is None:
+            return
+        now = time.monotonic()
+        extra = self._pack_delay_ms(peer, now)
+        if extra:
+            report = replace(report, delay_ms=max(0.0, report.delay_ms - extra))
+        if peer.policy.on_report(report, now) is not None:
             self._apply_level(peer)
+
+    def _pack_delay_ms(self, peer: _Peer, now: float) -> float:
+        """How much of a report's queuing delay our own packing made: N frames per message add
+        N - 1 frame intervals to every packet's transit, and the receiver's baseline may still
+        be the smallest transit of a smaller pack size (for up to :data:`BASELINE_S`)."""
+        if not peer.packs:
+            return 0.0
+        recent = [pack for at, pack in peer.packs if at >= now - BASELINE_S]
+        before = [pack for at, pack in peer.packs if at < now - BASELINE_S][-1:]
+        smallest = min(recent + before)
+        return (peer.packs[-1][1] - smallest) * 1000 / self.pipeline.fps
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -157,10 +179,22 @@ class SenderSession:
         """The receiver's new level: its pack size and keyframe pace; then the stream's."""
         assert peer.policy is not None
         level = peer.policy.current
+        now = time.monotonic()
         if peer.packing is not None and peer.packing.size != level.pack:
             peer.packing.resize(level.pack, self._pack_wait_ms(level.pack))
+            peer.packs = [p for p in peer.packs if p[0] >= now - 2 * BASELINE_S]
+            peer.packs.append((now, level.pack))
+        history = peer.policy.history
+        down = len(history) > 1 and history[-1].level > history[-2].level
         if peer.pacer is not None:
             peer.pacer.rate_kbps = level.keyframe_kbps
+            if down and peer.refining and peer.pacer.pending:
+                # The path got worse while a better copy of the face travelled: the receiver
+                # keeps the one it has, and gets the better copy when the path recovers.
+                peer.pacer.replace([])
+                peer.refining = False
+                self.pipeline.refinement_dropped()
+                log.info("dropped a keyframe refinement on the way: the path got worse")
         self._set_stream_level()
 
     def _set_stream_level(self) -> None:
@@ -202,11 +236,12 @@ class SenderSession:
         self._send_keyframe_chunks(peer, chunks, self.pipeline.current_preview())
 
     def _send_keyframe_chunks(
-        self, peer: _Peer, full: list[bytes], preview: list[bytes] | None
+        self, peer: _Peer, full: list[bytes], preview: list[bytes] | None, refinement: bool = False
     ) -> None:
         """``full`` to ``peer``, paced where it adapts (its preview first if the full one
         would take long), at once otherwise. Chunks of an older keyframe still waiting go."""
         peer.last_keyframe_s = time.monotonic()
+        peer.refining = refinement
         if peer.pacer is None:
             chunks = full
             for chunk in chunks:
@@ -277,7 +312,9 @@ class SenderSession:
         if result.keyframe:
             for peer in self._peers.values():
                 if peer.greeted:
-                    self._send_keyframe_chunks(peer, result.keyframe, result.preview)
+                    self._send_keyframe_chunks(
+                        peer, result.keyframe, result.preview, result.refinement
+                    )
         self._greet_ready()  # after the broadcast: a new peer gets the new keyframe once
         if result.motion is not None:
             for peer in self._peers.values():
