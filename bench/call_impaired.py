@@ -98,7 +98,7 @@ SCENARIOS: dict[str, Scenario] = {
         _both("cap64", rate_kbps=64.0),
         _both("cap32", rate_kbps=32.0),
         _both("cap32-unpaced", adapt=False, rate_kbps=32.0),
-        _both("cap-steps", seconds=45.0, rate_kbps=64.0, schedule=((12.0, 24.0), (27.0, 64.0))),
+        _both("cap-steps", seconds=60.0, rate_kbps=64.0, schedule=((15.0, 24.0), (35.0, 64.0))),
     )
 }
 DEFAULT_SCENARIOS = tuple(SCENARIOS)
@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds",
         type=float,
         default=15.0,
-        help="seconds per call (default: 15; cap-steps runs 45 s, longer if this is)",
+        help="seconds per call (default: 15; cap-steps runs 60 s, longer if this is)",
     )
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"clip (default: {CLIP.name})")
     parser.add_argument(
