@@ -21,6 +21,7 @@ import aiohttp
 
 from vid2vid.errors import SignalingClosedError, SignalingError
 from vid2vid.signaling.protocol import (
+    NAME_PATTERN,
     ROLES,
     PeerInfo,
     SignalMessage,
@@ -34,6 +35,7 @@ __all__ = [
     "SignalingClient",
     "SignalingClosedError",
     "Welcome",
+    "check_name",
     "websocket_url",
 ]
 
@@ -54,12 +56,28 @@ def websocket_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
+def check_name(name: str | None) -> None:
+    """A display name the server accepts (None: none); raise SignalingError naming the rule."""
+    if name is not None and not NAME_PATTERN.fullmatch(name):
+        raise SignalingError(f"name must be 1-32 of A-Z a-z 0-9 _ . -, got {name!r}")
+
+
+def _name(message: dict[str, Any]) -> str | None:
+    """The name the server put on a peer, when it is one a server could have admitted."""
+    name = message.get("name")
+    return name if isinstance(name, str) and NAME_PATTERN.fullmatch(name) else None
+
+
 class SignalingClient:
     """One membership in one room. Not reusable after close(); make a new one to reconnect."""
 
-    def __init__(self, url: str, room: str, role: str, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, room: str, role: str, token: str | None = None, name: str | None = None
+    ) -> None:
         if role not in ROLES:
             raise SignalingError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        check_name(name)
+        self.name = name
         self.url = websocket_url(url)
         self.room = room
         self.role = role
@@ -82,6 +100,8 @@ class SignalingClient:
         params = {"room": self.room, "role": self.role}
         if self._token is not None:
             params["token"] = self._token
+        if self.name is not None:
+            params["name"] = self.name
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(self.url, params=params, heartbeat=20.0)
@@ -96,7 +116,7 @@ class SignalingClient:
             raise SignalingError(f"signaling server sent {message.get('type')!r}, not a welcome")
         self.peer_id = message["peer_id"]
         peers = tuple(
-            PeerInfo(peer_id=str(p["peer_id"]), role=str(p["role"]))
+            PeerInfo(peer_id=str(p["peer_id"]), role=str(p["role"]), name=_name(p))
             for p in message.get("peers", [])
         )
         log.info("joined room %s as %s (%s)", self.room, self.peer_id, self.role)
@@ -121,10 +141,14 @@ class SignalingClient:
                     peer_id=str(message.get("from")),
                     role=message.get("role"),
                     data=message.get("data") or {},
+                    name=_name(message),
                 )
             if kind == "peer-joined":
                 return SignalMessage(
-                    type=kind, peer_id=str(message.get("peer_id")), role=message.get("role")
+                    type=kind,
+                    peer_id=str(message.get("peer_id")),
+                    role=message.get("role"),
+                    name=_name(message),
                 )
             if kind == "peer-left":
                 return SignalMessage(type=kind, peer_id=str(message.get("peer_id")), role=None)

@@ -11,8 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-Role = Literal["sender", "receiver", "viewer"]
-ROLES: Final = ("sender", "receiver", "viewer")
+Role = Literal["sender", "receiver", "participant", "viewer"]
+#: A participant both sends and receives (``vid2vid-call``): it offers its stream to every
+#: peer that receives and answers every peer that sends.
+ROLES: Final = ("sender", "receiver", "participant", "viewer")
+#: Roles whose peers send a motion stream, and roles whose peers render the streams they get.
+SENDING_ROLES: Final = frozenset({"sender", "participant"})
+RECEIVING_ROLES: Final = frozenset({"receiver", "participant"})
 
 # Close codes: 4000-4999 are free for applications (RFC 6455 §7.4.2); 1009 is the standard one.
 CLOSE_MALFORMED: Final = 4000
@@ -39,6 +44,8 @@ CLOSE_REASONS: Final = {
 
 # Room names go into URLs and logs: keep them short and plain.
 ROOM_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# A participant's display name labels its tiles and files: short, plain, no path separators.
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class PeerInfo:
 
     peer_id: str
     role: str
+    name: str | None = None  # what it called itself (``--name``); None: not given
 
 
 @dataclass(frozen=True)
@@ -62,14 +70,17 @@ class SignalMessage:
     """One event from the room.
 
     type is "peer-joined", "peer-left" or "signal"; peer_id is the other peer (the sender of a
-    "signal"); role is that peer's role (None for "peer-left"); data is the relayed payload
+    "signal"); role is that peer's role (None for "peer-left"); name is the name it joined
+    with (None when it gave none, and for "peer-left"); data is the relayed payload
     ({"sdp", "sdp_type"}, {"candidate", ...} or {"bye": true}), empty for joins and leaves.
+    The server sets peer_id, role and name: a peer cannot claim another's.
     """
 
     type: str
     peer_id: str
     role: str | None
     data: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
 
 
 def close_reason(code: int | None) -> str:

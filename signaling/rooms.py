@@ -23,9 +23,13 @@ class Peer:
     role: str
     room: str
     outbox: Outbox
+    name: str | None = None
 
     def info(self) -> dict[str, Any]:
-        return {"peer_id": self.peer_id, "role": self.role}
+        info = {"peer_id": self.peer_id, "role": self.role}
+        if self.name is not None:
+            info["name"] = self.name
+        return info
 
 
 class AdmissionError(Exception):
@@ -44,7 +48,7 @@ class RoomRegistry:
     max_peers_per_room: int
     rooms: dict[str, dict[str, Peer]] = field(default_factory=dict)
 
-    def join(self, room: str, role: str, outbox: Outbox) -> Peer:
+    def join(self, room: str, role: str, outbox: Outbox, name: str | None = None) -> Peer:
         """Add a peer, or raise AdmissionError when the room is full or there are too many rooms."""
         members = self.rooms.get(room)
         if members is None:
@@ -61,7 +65,7 @@ class RoomRegistry:
         peer_id = secrets.token_hex(4)
         while peer_id in members:
             peer_id = secrets.token_hex(4)
-        peer = Peer(peer_id=peer_id, role=role, room=room, outbox=outbox)
+        peer = Peer(peer_id=peer_id, role=role, room=room, outbox=outbox, name=name)
         members[peer_id] = peer
         return peer
 

@@ -1,6 +1,6 @@
 """The signaling server: rooms over WebSocket, relay of offers/answers/candidates, the demo page.
 
-One aiohttp application. A client connects to `/ws?room=R&role=ROLE[&token=T]`; refusals are
+One aiohttp application. A client connects to `/ws?room=R&role=ROLE[&name=N][&token=T]`; refusals are
 WebSocket close codes (a browser cannot read an HTTP status of a failed upgrade, but it does see
 the close code). Before anything else a client passes the Origin allow-list and its address's
 connection and message-rate limits (:mod:`vid2vid.signaling.limits`). Media never passes
@@ -24,6 +24,7 @@ from vid2vid.signaling.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_MALFORMED,
     CLOSE_ORIGIN,
+    NAME_PATTERN,
     ROLES,
     ROOM_PATTERN,
 )
@@ -140,10 +141,13 @@ async def _admit(
         return await _refuse(ws, CLOSE_MALFORMED, "room must be 1-64 of A-Z a-z 0-9 _ . -")
     if role not in ROLES:
         return await _refuse(ws, CLOSE_MALFORMED, f"role must be one of {', '.join(ROLES)}")
+    name = request.query.get("name")
+    if name is not None and not NAME_PATTERN.fullmatch(name):
+        return await _refuse(ws, CLOSE_MALFORMED, "name must be 1-32 of A-Z a-z 0-9 _ . -")
     if not state.config.admits(room, request.query.get("token")):
         return await _refuse(ws, CLOSE_BAD_TOKEN, f"bad or missing token for room {room}")
     try:
-        peer = state.registry.join(room, role, ws)
+        peer = state.registry.join(room, role, ws, name)
     except AdmissionError as exc:
         return await _refuse(ws, exc.code, str(exc))
 
@@ -212,7 +216,10 @@ async def _handle_text(state: ServerState, peer: Peer, text: str) -> str | None:
     if target is None or target is peer:
         await _send(peer, {"type": "error", "message": f"no peer {to[:40]!r} in room {peer.room}"})
         return None
-    await _send(target, {"type": "signal", "from": peer.peer_id, "role": peer.role, "data": data})
+    relayed = {"type": "signal", "from": peer.peer_id, "role": peer.role, "data": data}
+    if peer.name is not None:
+        relayed["name"] = peer.name
+    await _send(target, relayed)
     return None
 
 

@@ -301,3 +301,50 @@ def test_config_validation() -> None:
     assert config.admits("vip", "v") and not config.admits("vip", "t")
     assert SignalingConfig().admits("x", None)
     assert json.dumps(dict(config.room_tokens)) == '{"vip": "v"}'
+
+
+def test_participants_carry_their_names_in_presence_and_signals() -> None:
+    """A ``vid2vid-call`` participant joins with a name; the server stamps it on its presence
+    and on every signal it relays, so the receivers label its tile and file."""
+
+    async def body() -> None:
+        async with (
+            running_server() as url,
+            SignalingClient(url, room="m", role="participant", name="alice") as alice,
+        ):
+            bob = SignalingClient(url, room="m", role="participant", name="bob")
+            welcome = await bob.connect()
+            assert [(p.peer_id, p.role, p.name) for p in welcome.peers] == [
+                (alice.peer_id, "participant", "alice")
+            ]
+            joined = await alice.receive()
+            assert (joined.type, joined.peer_id, joined.name) == (
+                "peer-joined",
+                bob.peer_id,
+                "bob",
+            )
+            await bob.send(alice.peer_id, {"sdp": "v=0", "sdp_type": "offer"})
+            got = await alice.receive()
+            assert (got.type, got.peer_id, got.role, got.name) == (
+                "signal", bob.peer_id, "participant", "bob",
+            )  # fmt: skip
+            anonymous = SignalingClient(url, room="m", role="sender")
+            assert all(p.name is None for p in (await anonymous.connect()).peers[2:])
+            await anonymous.close()
+            await bob.close()
+
+    run(body)
+
+
+@pytest.mark.parametrize("name", ["", "a b", "x" * 33, "../etc", "ali\u00e7e"])
+def test_a_bad_name_is_refused_with_4000(name: str) -> None:
+    async def body() -> None:
+        async with running_server() as url, aiohttp.ClientSession() as session:
+            params = {"room": "r", "role": "participant", "name": name}
+            ws = await session.ws_connect(websocket_url(url), params=params)
+            msg = await ws.receive()
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4000)
+        with pytest.raises(SignalingError, match="name must be 1-32"):
+            SignalingClient("http://h:1", room="r", role="participant", name=name)
+
+    run(body)
