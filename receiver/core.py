@@ -1,12 +1,15 @@
 """The receiver's core: packets and control messages in, rebuilt frames out to a sink.
 
-A jitter buffer, a :class:`~vid2vid.codec.stream.StreamDecoder` (the one packet dispatcher,
-keyframes and frames through the runtime) and the render scheduling. Keyframe chunks are assembled and checked (a keyframe of another model is refused, naming both
+One core per stream (per remote participant): a jitter buffer, a
+:class:`~vid2vid.codec.stream.StreamDecoder` (the one packet dispatcher, keyframes and frames
+through the runtime), the stream's state, statistics and sink. Rendering is scheduled by a
+:class:`~vid2vid.receiver.render.Renderer`: a core alone has its own, and the cores of a room
+share one, which rebuilds every stream's frame of a tick in one batched decode. Keyframe chunks are assembled and checked (a keyframe of another model is refused, naming both
 fingerprints); the keyframe's appearance volume and keypoints are computed on the render
 worker. Motion packets go through the :class:`~vid2vid.receiver.jitter.JitterBuffer`, are
 decoded in sequence order (a corrupt one is dropped; one whose intra was lost is dropped and an
 intra is asked for), and only the newest pose is rendered when rendering falls behind: the
-render worker is a single thread, so inference never blocks the event loop and frames never
+renderer's worker is a single thread, so inference never blocks the event loop and frames never
 queue up. A lost packet holds the last pose. Nothing a peer sends can raise out of here, and
 nothing it stamps steers local state unchecked: motion packets whose capture time strays from
 the stream's clock are dropped (:class:`~vid2vid.receiver.timestamps.PeerClock`), and latencies
@@ -20,13 +23,11 @@ frame stays on the sinks until the next keyframe makes the call live again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +52,7 @@ from vid2vid.codec.stream import (
 )
 from vid2vid.errors import BitstreamError, MissingIntraError, ModelMismatchError
 from vid2vid.receiver.jitter import JitterBuffer
+from vid2vid.receiver.render import Renderer, RenderJob
 from vid2vid.receiver.timestamps import PeerClock, plausible_latency
 
 log = logging.getLogger(__name__)
@@ -240,7 +242,8 @@ class FrameSink(Protocol):
 
 
 class ReceiverCore:
-    """See the module docstring. ``send_control`` carries requests back to the sender."""
+    """See the module docstring. ``send_control`` carries requests back to the sender;
+    ``renderer`` is the room's shared one (None: this core has its own)."""
 
     def __init__(
         self,
@@ -252,6 +255,7 @@ class ReceiverCore:
         view: FreeView | None = None,
         hold_ms: float = 30.0,
         stats: CallStats | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
         self.loaded = loaded
         self.model = model_summary(loaded)
@@ -261,8 +265,7 @@ class ReceiverCore:
         self.view = view or FreeView()
         self.stats = stats or CallStats()
         self.hold_ms = hold_ms
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="render")
-        self._wake = asyncio.Event()
+        self.renderer = renderer or Renderer(loaded, runtime)
         self.ended = asyncio.Event()
         self.fps: float | None = None
         self.keyframe_bytes = 0
@@ -270,8 +273,10 @@ class ReceiverCore:
         self._last_request: dict[str, float] = {}
         self._last: _Pose | None = None
         self._rerender = False
-        self._rendering = False
+        self.rendering = False  # a frame of this stream is on the render worker
+        self.closed = False
         self.reset_stream()
+        self.renderer.add(self)
 
     @property
     def call_state(self) -> str:
@@ -323,7 +328,7 @@ class ReceiverCore:
     @property
     def busy(self) -> bool:
         """Whether packets wait to be rendered or a frame is being rendered."""
-        return self._rendering or self._jitter.deadline_ms() is not None
+        return self.rendering or self._jitter.deadline_ms() is not None
 
     @property
     def has_keyframe(self) -> bool:
@@ -361,7 +366,7 @@ class ReceiverCore:
         """Free view: turn the rebuilt head (degrees); the last pose is rendered again."""
         self.view = FreeView(yaw=view.yaw, pitch=view.pitch, roll=view.roll)
         self._rerender = True
-        self._wake.set()
+        self.renderer.wake()
 
     def _on_packet(self, packet: bytes) -> None:
         try:
@@ -381,7 +386,7 @@ class ReceiverCore:
             if self.state.refuse(str(exc)):
                 log.error("refused a keyframe: %s", exc)
             self.stats.count("keyframes_refused")
-        self._wake.set()
+        self.renderer.wake()
 
     def _on_motion(self, arrival: MotionPacket) -> None:
         header = arrival.header
@@ -427,47 +432,32 @@ class ReceiverCore:
         self.send_control(message)
         self.stats.count(f"{what}_requests")
 
-    # -- the render loop ---------------------------------------------------------------------------
+    # -- rendering, driven by the renderer ---------------------------------------------------------
     async def run(self) -> None:
-        """Render until cancelled."""
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                await self._wait()
-                if (load := self.state.start_load()) is not None:
-                    await self._load_keyframe(loop, *load)
-                newest = self._decode_ready()
-                if newest is None and not (self._rerender and self._last is not None):
-                    continue
-                self._rerender = False
-                if newest is not None:
-                    header = newest.header
-                    self._last = _Pose(header.sequence, header.timestamp_ms, newest.params)
-                if self.state.face()[0] is None:
-                    if not self.has_keyframe:
-                        self._request("keyframe")
-                    continue
-                assert self._last is not None
-                await self._render(loop, self._last, fresh=newest is not None)
-        finally:
-            self._worker.shutdown(wait=False, cancel_futures=True)
+        """Run this core's renderer until cancelled (a room runs its shared one instead)."""
+        await self.renderer.run()
 
-    async def _wait(self) -> None:
-        deadline = self._jitter.deadline_ms()
-        timeout = (
-            None if deadline is None else max(0.0, (deadline - time.monotonic() * 1000) / 1000)
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        self._wake.clear()
+    def close(self) -> None:
+        """The stream is gone for good: leave the renderer and close the sink."""
+        if not self.closed:
+            self.closed = True
+            self.renderer.remove(self)
+            self.sink.close()
 
-    async def _load_keyframe(
-        self, loop: asyncio.AbstractEventLoop, keyframe: Keyframe, generation: int
-    ) -> None:
+    def deadline_ms(self) -> float | None:
+        """When the jitter buffer next releases a packet (monotonic ms), if it holds one."""
+        return self._jitter.deadline_ms()
+
+    async def load_pending(self) -> None:
+        """Load the keyframe that arrived, if one did (on the renderer's worker)."""
+        if (load := self.state.start_load()) is not None:
+            await self._load_keyframe(*load)
+
+    async def _load_keyframe(self, keyframe: Keyframe, generation: int) -> None:
         start = time.perf_counter()
         features = None
         try:
-            features = await loop.run_in_executor(self._worker, self._stream.load, keyframe)
+            features = await self.renderer.run_on_worker(self._stream.load, keyframe)
         except BitstreamError as exc:
             log.warning("dropped a keyframe: %s", exc)
             self.stats.count("malformed")
@@ -482,10 +472,46 @@ class ReceiverCore:
         self.stats.count("keyframes")
         if self._last is None:  # nothing shown yet: show the keyframe's own pose at once
             self._last = _Pose(None, self._keyframe_ms, keyframe.source_motion)
-            await self._render(loop, self._last, fresh=False)
-        else:
-            self._rerender = True
+        self._rerender = True
         log.info("keyframe loaded (%d bytes)", self.keyframe_bytes)
+
+    def next_job(self) -> RenderJob | None:
+        """This tick's frame to rebuild, if any: the newest pose released by the jitter
+        buffer, or the last one again (a new keyframe, a free-view change)."""
+        newest = self._decode_ready()
+        if newest is None and not (self._rerender and self._last is not None):
+            return None
+        self._rerender = False
+        if newest is not None:
+            header = newest.header
+            self._last = _Pose(header.sequence, header.timestamp_ms, newest.params)
+        features, generation = self.state.face()
+        if features is None:
+            if not self.has_keyframe:
+                self._request("keyframe")
+            return None
+        assert self._last is not None
+        return RenderJob(
+            self, features, generation, self._last.params, self.view, self._last, newest is not None
+        )
+
+    def deliver(self, job: RenderJob, image: np.ndarray, render_ms: float) -> None:
+        """The frame of ``job`` is rebuilt (``render_ms``: its batch's time): to the sink."""
+        if self.closed:
+            return
+        self.stats.stage("render", render_ms)
+        pose = job.pose
+        frame = RenderedFrame(
+            image, pose.sequence, pose.timestamp_ms, pose.params,
+            age_ms(pose.timestamp_ms, clock_ms()), job.generation,
+        )  # fmt: skip
+        if job.fresh:
+            if plausible_latency(frame.latency_ms):
+                self.stats.stage("glass_to_glass", frame.latency_ms)
+            self.stats.frame()
+        start = time.perf_counter()
+        self.sink.write(frame)
+        self.stats.stage("sink", (time.perf_counter() - start) * 1000)
 
     def warm_up(self) -> None:
         """Run the keyframe path and one render once, before the call: the first run of a
@@ -513,30 +539,6 @@ class ReceiverCore:
                 log.warning("dropped a motion packet: %s", exc)
                 self.stats.count("malformed")
         return newest
-
-    async def _render(self, loop: asyncio.AbstractEventLoop, pose: _Pose, fresh: bool) -> None:
-        (features, generation), view = self.state.face(), self.view
-        assert features is not None
-        start = time.perf_counter()
-        self._rendering = True
-        try:
-            image = await loop.run_in_executor(
-                self._worker, self._stream.render, features, pose.params, view
-            )
-        finally:
-            self._rendering = False
-        self.stats.stage("render", (time.perf_counter() - start) * 1000)
-        frame = RenderedFrame(
-            image, pose.sequence, pose.timestamp_ms, pose.params,
-            age_ms(pose.timestamp_ms, clock_ms()), generation,
-        )  # fmt: skip
-        if fresh:
-            if plausible_latency(frame.latency_ms):
-                self.stats.stage("glass_to_glass", frame.latency_ms)
-            self.stats.frame()
-        start = time.perf_counter()
-        self.sink.write(frame)
-        self.stats.stage("sink", (time.perf_counter() - start) * 1000)
 
     def snapshot(self) -> dict[str, object]:
         """The stats message for viewers (INTERFACES)."""

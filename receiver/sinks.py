@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from vid2vid.call.media import LatestFrameTrack
 from vid2vid.codec.bitstream.header import timestamp_distance
@@ -140,16 +141,21 @@ class WindowSink:
 
 
 class TrackSink:
-    """Feeds the browsers' video track (``--serve``)."""
+    """Feeds the browsers' video track (``--serve``): one participant's tile. Closed (the
+    participant left), the tile goes black, so the next participant in it never shows the
+    last one's face."""
 
     def __init__(self, track: LatestFrameTrack) -> None:
         self.track = track
+        self._shape: tuple[int, ...] | None = None
 
     def write(self, frame: RenderedFrame) -> None:
+        self._shape = frame.image.shape
         self.track.push(frame.image)
 
     def close(self) -> None:
-        pass
+        if self._shape is not None:
+            self.track.push(np.zeros(self._shape, np.uint8))
 
 
 class Sinks:
