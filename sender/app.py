@@ -1,14 +1,15 @@
 """The sender's side of the call: signaling, one peer connection per receiver, viewers.
 
-The sender offers to every receiver of the room (those there when it joins, and each that
-joins later), with the two data channels of the call. A viewer (the browser page) offers to
+The sender offers to every peer of the room that receives (``vid2vid-recv``, and every
+``vid2vid-call`` participant: :data:`~vid2vid.signaling.protocol.RECEIVING_ROLES`), those there
+when it joins and each that joins later, with the two data channels of the call. A viewer (the browser page) offers to
 the sender; the answer carries the camera preview when ``--preview`` is on, and the viewer's
 "control" channel gets the sender's stats once a second. When the signaling server goes away
 the calls in progress go on and the sender rejoins (:func:`~vid2vid.call.peers.stay_in_room`).
 
 Every offer carries this process's call key, a random secret that signaling relays only to the
 receiver: after a signaling reconnect (a new peer id) the receiver knows its sender by it and
-no other room member can claim its call. A receiver in a call with another sender answers
+no other room member can claim its slot. A receiver whose room is full answers
 ``{"busy": true}``; the sender then waits until that receiver sends ``{"offer-request": true}``.
 Each call runs a heartbeat (:mod:`vid2vid.call.heartbeat`): a receiver silent for the timeout
 is dropped and, while it is still in the room, offered a new call.
@@ -37,6 +38,7 @@ from vid2vid.call.signaling_peer import SignalingPeer
 from vid2vid.call.transport import DataChannelTransport
 from vid2vid.errors import SignalingError
 from vid2vid.sender.session import SenderSession
+from vid2vid.signaling.protocol import RECEIVING_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +86,12 @@ class SenderApp(SignalingPeer):
         await close_peer(self._pcs.pop(peer_id, None))
 
     async def on_join(self, client, welcome) -> None:
-        self._receivers = {p.peer_id for p in welcome.peers if p.role == "receiver"}
+        self._receivers = {p.peer_id for p in welcome.peers if p.role in RECEIVING_ROLES}
         for peer_id in self._receivers:
             await self._offer(client, peer_id)
 
     async def on_room_message(self, client, message) -> None:
-        if message.type == "peer-joined" and message.role == "receiver":
+        if message.type == "peer-joined" and message.role in RECEIVING_ROLES:
             self._receivers.add(message.peer_id)
             await self._offer(client, message.peer_id)
 
@@ -99,9 +101,9 @@ class SenderApp(SignalingPeer):
     async def on_signal(self, client, message) -> bool:
         peer_id, data = message.peer_id, message.data
         if data.get("busy") and peer_id in self._pcs:
-            log.info("receiver %s is in a call with another sender; waiting for it", peer_id)
+            log.info("receiver %s has no free slot; waiting for one", peer_id)
             await self.drop(peer_id)
-        elif data.get("offer-request") and message.role == "receiver":
+        elif data.get("offer-request") and message.role in RECEIVING_ROLES:
             log.info("receiver %s is free and asks for an offer", peer_id)
             await self._offer(client, peer_id)
         elif is_sdp(data, "answer") and peer_id in self._pcs:

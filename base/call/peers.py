@@ -4,6 +4,11 @@
 rejoins with a growing back-off (calls in progress do not need the server), and a refused token
 or a full room end it. :class:`Viewers` answers the browser page's offers with an optional video
 track, reads their control messages and sends them the stats once a second.
+
+A receiver in a room serves one video track per participant (``--serve``): the viewer offers
+one receive-only video transceiver per tile it wants, and the answer fills them in order with
+the tracks :class:`Viewers` is given (tile 0 first); the stats say which participant each tile
+shows.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +34,13 @@ RECONNECT_MAX_S = 5.0
 
 @dataclass(frozen=True)
 class SignalingOptions:
+    """Where to join and as whom: ``name`` (``--name``) labels this participant's tiles and
+    files at the other ends; None lets them derive a label from the peer id."""
+
     url: str
     room: str = "default"
     token: str | None = None
+    name: str | None = None
 
 
 async def stay_in_room(
@@ -54,7 +63,7 @@ async def stay_in_room(
 
     delay = RECONNECT_FIRST_S
     while True:
-        client = SignalingClient(options.url, options.room, role, options.token)
+        client = SignalingClient(options.url, options.room, role, options.token, options.name)
         on_client(client)
         try:
             welcome = await client.connect()
@@ -104,22 +113,28 @@ class _Viewer:
 
 
 class Viewers:
-    """The browser viewers of one end (see the module docstring)."""
+    """The browser viewers of one end (see the module docstring). ``track`` is one video
+    track, or a sequence of them (one per tile, filled in the viewer's transceiver order)."""
 
     def __init__(
         self,
         ice: IceConfig,
         snapshot: Callable[[], dict[str, Any]],
-        track: Any | None = None,
+        track: Any | Sequence[Any] | None = None,
         on_control: Callable[[control.Control], None] = lambda message: None,
     ) -> None:
         self.ice = ice
         self.snapshot = snapshot
-        self.track = track
+        if track is None:
+            self.tracks: list[Any] = []
+        elif isinstance(track, Sequence):
+            self.tracks = list(track)
+        else:
+            self.tracks = [track]
         self.on_control = on_control
         self._viewers: dict[str, _Viewer] = {}
         self._relay = None
-        if track is not None:
+        if self.tracks:
             from aiortc.contrib.media import MediaRelay
 
             self._relay = MediaRelay()  # one branch per viewer: each pulls its own frames
@@ -146,7 +161,11 @@ class Viewers:
 
         await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=data["sdp"], type="offer"))
         if self._relay is not None:
-            viewer.pc.addTrack(self._relay.subscribe(self.track))
+            # One track per video transceiver offered, tile 0 first (at least one, so a viewer
+            # that offered none still gets the first tile, as before rooms).
+            wanted = sum(1 for t in viewer.pc.getTransceivers() if t.kind == "video")
+            for track in self.tracks[: max(1, wanted)]:
+                viewer.pc.addTrack(self._relay.subscribe(track))
         await viewer.pc.setLocalDescription(await viewer.pc.createAnswer())
         return {"sdp": viewer.pc.localDescription.sdp, "sdp_type": viewer.pc.localDescription.type}
 

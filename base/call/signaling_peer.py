@@ -13,6 +13,10 @@ one place, so a signaling fix is made once:
 - the rest (``peer-joined``, a call's offers and answers, ``busy``, ``offer-request``) is the
   subclass's: :meth:`on_signal` and :meth:`on_room_message`.
 
+A ``vid2vid-call`` participant is one signaling peer made of a sending and a receiving end
+(:class:`~vid2vid.receiver.call_app.CallApp`): it dispatches each message to both, whose
+connections to the same remote peer are separate (one per direction).
+
 Each call connection is watched the same way (:meth:`watch_call`, :meth:`call_transport`): a
 failed or closed connection, or a heartbeat timeout, is :meth:`on_call_lost`. Subclasses own
 their calls (:meth:`call_pc`, :meth:`call_peers`, :meth:`drop_call`, :meth:`close_calls`); the
@@ -60,6 +64,7 @@ class SignalingPeer:
         self.heartbeat = heartbeat or HeartbeatConfig()
         self._client: SignalingClient | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._said_bye = False
 
     # -- what a subclass says about its calls --------------------------------------------------
     def call_pc(self, peer_id: str) -> Any | None:
@@ -132,6 +137,9 @@ class SignalingPeer:
                 task.result()
             await self.finished()
         finally:
+            # Bye first, while the signaling connection is still open (cancelling its task
+            # closes it).
+            await self.say_bye()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -207,17 +215,26 @@ class SignalingPeer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
-        """Say bye to every call peer and viewer, close the connections, leave the room."""
-        client = self.client
-        if client is not None:
-            for peer_id in [*self.call_peers(), *self.viewers]:
-                with contextlib.suppress(SignalingError):
-                    await client.send(peer_id, {"bye": True})
+    async def cancel_tasks(self) -> None:
+        """Cancel the tasks this peer spawned (but not the one calling)."""
         tasks = [task for task in self._tasks if task is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def say_bye(self) -> None:
+        """Tell every call peer and viewer that this end is going (once)."""
+        client = self.client
+        if client is not None and not self._said_bye:
+            self._said_bye = True
+            for peer_id in dict.fromkeys([*self.call_peers(), *self.viewers]):
+                with contextlib.suppress(SignalingError):
+                    await client.send(peer_id, {"bye": True})
+
+    async def close(self) -> None:
+        """Say bye to every call peer and viewer, close the connections, leave the room."""
+        await self.say_bye()
+        await self.cancel_tasks()
         await self.close_calls()
         await self.viewers.close()
         if self._client is not None:

@@ -31,7 +31,7 @@ def test_bad_offer_and_bad_candidate_drop_the_peer_not_the_receiver():
     from vid2vid.codec.checkpoint import load_weights
     from vid2vid.engines.runtime import open_runtime
     from vid2vid.receiver.app import ReceiverApp, SignalingOptions
-    from vid2vid.receiver.core import ReceiverCore
+    from vid2vid.receiver.room import ReceiverRoom
     from vid2vid.signaling.client import SignalingClient
 
     loaded = load_weights(None, "tiny")
@@ -54,8 +54,8 @@ def test_bad_offer_and_bad_candidate_drop_the_peer_not_the_receiver():
     async def run():
         runner, port = await _start_server()
         url = f"http://127.0.0.1:{port}"
-        core = ReceiverCore(loaded, open_runtime(loaded, "torch"), Null())
-        app = ReceiverApp(core, SignalingOptions(url, "r"), LOOPBACK)
+        room = ReceiverRoom(loaded, open_runtime(loaded, "torch"), lambda info: Null())
+        app = ReceiverApp(room, SignalingOptions(url, "r"), LOOPBACK)
         task = asyncio.create_task(app.run())
         pcs = []
         try:
@@ -65,19 +65,19 @@ def test_bad_offer_and_bad_candidate_drop_the_peer_not_the_receiver():
             receiver_id = welcome.peers[0].peer_id
             pc, _ = await good_offer(client, receiver_id)
             pcs.append(pc)
-            assert app._sender is not None
+            assert app.peers == (client.peer_id,)
             # a candidate with fewer than 8 fields: aiortc asserts
             await client.send(receiver_id, {"candidate": "candidate:1 1 udp", "sdpMid": "0"})
             for _ in range(40):
-                if app._sender is None:
+                if not app.peers:
                     break
                 await asyncio.sleep(0.05)
-            assert app._sender is None, "the bad peer was not dropped"
+            assert not app.peers and not room.participants, "the bad peer was not dropped"
             # a malformed offer: aiortc asserts while parsing it
             await client.send(receiver_id, {"sdp": BAD_SDP, "sdp_type": "offer"})
             await asyncio.sleep(0.3)
             assert not task.done(), task.exception() if task.done() else None
-            assert app._sender is None
+            assert not app.peers
             # the receiver still answers a good offer
             pc, _ = await good_offer(client, receiver_id)
             pcs.append(pc)

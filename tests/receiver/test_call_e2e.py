@@ -58,7 +58,7 @@ def test_send_a_clip_and_record_it(signaling, tmp_path):
     try:
         time.sleep(1.0)
         send = subprocess.run(
-            [_tool("vid2vid-send"), *common, "--video", str(CLIP)],
+            [_tool("vid2vid-send"), *common, "--video", str(CLIP), "--name", "alice"],
             capture_output=True, text=True, timeout=90,
         )  # fmt: skip
         assert send.returncode == 0, send.stderr
@@ -68,7 +68,9 @@ def test_send_a_clip_and_record_it(signaling, tmp_path):
             recv.kill()
     assert recv.returncode == 0, log
     assert "UNTRAINED" in log and "UNTRAINED" in send.stderr
-    with VideoReader(out) as reader:
+    # one file per sender: OUT with the sender's name before the suffix
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["call-alice.mp4"]
+    with VideoReader(tmp_path / "call-alice.mp4") as reader:
         frames = np.stack([f.image for f in reader]).astype(np.int16)
     assert abs(len(frames) - expected) <= 2, f"{len(frames)} frames, the clip has {expected}"
     assert frames.shape[1:] == (64, 64, 3)
@@ -132,7 +134,7 @@ def test_a_hung_sender_is_dropped_and_the_call_comes_back(tmp_path):
         recv_lines = _Lines(recv.stdout)
         send = subprocess.Popen(
             [_tool("vid2vid-send"), *common, "--video", str(CLIP), "--loop"]
-            + ["--token-file", str(secret)],
+            + ["--token-file", str(secret), "--name", "bob"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         procs.append(send)
@@ -160,5 +162,5 @@ def test_a_hung_sender_is_dropped_and_the_call_comes_back(tmp_path):
     )
     # --stats prints once a second: the drop itself came within --peer-timeout of the last word
     assert reconnecting - stopped <= 3.0 + 1.5
-    with VideoReader(tmp_path / "call.mp4") as reader:
+    with VideoReader(tmp_path / "call-bob.mp4") as reader:  # the same slot, the same file
         assert sum(1 for _ in reader) > 25

@@ -31,7 +31,7 @@ from vid2vid.codec.stream import make_keyframe
 from vid2vid.codec.wire import layout_for
 from vid2vid.engines.runtime import TorchRuntime, open_runtime
 from vid2vid.receiver.app import ReceiverApp, SignalingOptions
-from vid2vid.receiver.core import ReceiverCore
+from vid2vid.receiver.room import ReceiverRoom
 from vid2vid.signaling.client import SignalingClient
 
 from .test_reconnect import LOOPBACK, _start_server, _until
@@ -74,9 +74,10 @@ def test_a_silent_sender_is_dropped_within_the_timeout_and_the_call_resumes():
     async def run():
         runner, port = await _start_server()
         url = f"http://127.0.0.1:{port}"
-        sink = Recorder()
-        core = ReceiverCore(loaded, open_runtime(loaded, "torch"), sink)
-        app = ReceiverApp(core, SignalingOptions(url, "d"), LOOPBACK, heartbeat=heartbeat)
+        sinks: list[Recorder] = []
+        room = ReceiverRoom(loaded, open_runtime(loaded, "torch"), lambda info: sinks.append(
+            Recorder()) or sinks[-1])  # fmt: skip
+        app = ReceiverApp(room, SignalingOptions(url, "d"), LOOPBACK, heartbeat=heartbeat)
         task = asyncio.create_task(app.run())
         client = SignalingClient(url, "d", "sender")
         pcs = []
@@ -84,7 +85,10 @@ def test_a_silent_sender_is_dropped_within_the_timeout_and_the_call_resumes():
             await asyncio.sleep(0.3)
             receiver_id = (await client.connect()).peers[0].peer_id
             pcs.append(await _call(loaded, client, receiver_id, frames=25))
-            await _until(lambda: core.call_state == "live" and len(sink.frames) >= 5, 20, "live")
+            await _until(lambda: sinks and len(sinks[0].frames) >= 5, 20, "frames")
+            (participant,) = room.participants
+            core, sink = participant.core, sinks[0]
+            await _until(lambda: core.call_state == "live", 20, "live")
             silent_from = time.monotonic()  # nothing more is sent; the pc stays up
             states = []
 
@@ -94,7 +98,8 @@ def test_a_silent_sender_is_dropped_within_the_timeout_and_the_call_resumes():
 
             await _until(reconnecting, 15, "reconnecting")
             dropped_after = time.monotonic() - silent_from
-            await _until(lambda: app.sender_id is None, 5, "the drop")
+            await _until(lambda: app.peers == (), 5, "the drop")
+            assert room.participants == (participant,)  # the slot waits for its return
             held = len(sink.frames)
             snapshot = core.snapshot()
             assert states[-2] == "connected"  # ICE alone had not noticed: the heartbeat did
@@ -104,6 +109,7 @@ def test_a_silent_sender_is_dropped_within_the_timeout_and_the_call_resumes():
             pcs.append(await _call(loaded, client, receiver_id, frames=25))
             await _until(lambda: core.call_state == "live", 20, "live again")
             await _until(lambda: len(sink.frames) >= held + 5, 20, "frames again")
+            assert room.participants == (participant,) and len(sinks) == 1  # the same slot
         finally:
             await client.close()
             task.cancel()

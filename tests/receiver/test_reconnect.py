@@ -17,25 +17,15 @@ from vid2vid.codec.checkpoint import load_weights
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.receiver.app import ReceiverApp
 from vid2vid.receiver.app import SignalingOptions as ReceiverSignaling
-from vid2vid.receiver.core import ReceiverCore
 from vid2vid.sender.app import SenderApp, SignalingOptions
 from vid2vid.sender.capture import FileCapture
 from vid2vid.sender.pipeline import SenderConfig, SendPipeline
 from vid2vid.sender.session import SenderSession
 
+from .rooms import recording_room
+
 CLIP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "clips" / "lp_d0.mp4"
 LOOPBACK = IceConfig(hosts=("127.0.0.1",))
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def write(self, frame) -> None:
-        self.frames += 1
-
-    def close(self) -> None:
-        pass
 
 
 async def _start_server(port: int = 0):
@@ -82,10 +72,9 @@ def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
     loaded = load_weights(None, "tiny")
     runtime = open_runtime(loaded, "torch")
 
-    def receiver(url: str) -> tuple[ReceiverApp, Counter]:
-        sink = Counter()
-        core = ReceiverCore(loaded, runtime, sink)
-        return ReceiverApp(core, ReceiverSignaling(url, "r"), LOOPBACK), sink
+    def receiver(url: str):
+        room, sinks = recording_room(loaded, runtime)
+        return ReceiverApp(room, ReceiverSignaling(url, "r"), LOOPBACK), sinks
 
     async def run():
         runner, port = await _start_server()
@@ -96,16 +85,16 @@ def test_the_call_survives_a_signaling_restart_and_new_receivers_join():
         first, first_sink = receiver(url)
         tasks = [asyncio.create_task(first.run()), asyncio.create_task(sender.run())]
         try:
-            await _until(lambda: first_sink.frames >= 3, 40, "the first frames")
+            await _until(lambda: first_sink.frames() >= 3, 40, "the first frames")
             await runner.cleanup()  # the signaling server goes away ...
-            during = first_sink.frames
-            await _until(lambda: first_sink.frames >= during + 3, 20, "frames without signaling")
+            during = first_sink.frames()
+            await _until(lambda: first_sink.frames() >= during + 3, 20, "frames without signaling")
             runner, _ = await _start_server(port)  # ... and comes back on the same port
             second, second_sink = receiver(url)
             tasks.append(asyncio.create_task(second.run()))
-            await _until(lambda: second_sink.frames >= 3, 40, "a receiver joining after it")
-            before = first_sink.frames
-            await _until(lambda: first_sink.frames > before, 20, "the first receiver after it")
+            await _until(lambda: second_sink.frames() >= 3, 40, "a receiver joining after it")
+            before = first_sink.frames()
+            await _until(lambda: first_sink.frames() > before, 20, "the first receiver after it")
         finally:
             for task in tasks:
                 task.cancel()
@@ -140,33 +129,28 @@ def test_a_viewer_gets_the_rebuilt_video_and_turns_the_head():
         sender = SenderApp(
             SenderSession(pipeline, capture), SignalingOptions(url, "v"), LOOPBACK, preview=True
         )
+        from vid2vid.receiver.room import ReceiverRoom
+        from vid2vid.receiver.sinks import Sinks, TrackSink
+
+        from .rooms import Recorders
+
         track = LatestFrameTrack(size=128)
-        from vid2vid.receiver.sinks import TrackSink
-
-        sink = Counter()
-
-        class Both:
-            def write(self, frame):
-                sink.write(frame)
-                TrackSink(track).write(frame)
-
-            def close(self):
-                pass
-
-        core = ReceiverCore(loaded, runtime, Both())
-        receiver = ReceiverApp(core, ReceiverSignaling(url, "v"), LOOPBACK, track=track)
+        sink = Recorders()
+        room = ReceiverRoom(loaded, runtime, lambda info: Sinks([sink(info), TrackSink(track)]))
+        receiver = ReceiverApp(room, ReceiverSignaling(url, "v"), LOOPBACK, tracks=track)
         tasks = [asyncio.create_task(receiver.run()), asyncio.create_task(sender.run())]
         viewer = SignalingClient(url, "v", "viewer")
         pc = new_peer_connection(LOOPBACK)
         preview_pc = new_peer_connection(LOOPBACK)
         try:
-            await _until(lambda: sink.frames >= 2, 40, "the call")
+            await _until(lambda: sink.frames() >= 2, 40, "the call")
             welcome = await viewer.connect()
             target = next(p.peer_id for p in welcome.peers if p.role == "receiver")
             channel, stats, tracks = await _view(viewer, pc, target)
             await _until(lambda: tracks and channel.readyState == "open", 20, "the track")
             frames = [await asyncio.wait_for(tracks[0].recv(), 10) for _ in range(3)]
             channel.send(json.dumps({"type": "view", "yaw": 30, "pitch": 0, "roll": 0}))
+            core = room.participants[0].core
             await _until(lambda: core.view == FreeView(yaw=30.0), 10, "the view")
             await _until(lambda: stats, 5, "stats")
             # The sender answers a viewer with its camera preview and its own stats.
