@@ -1,5 +1,8 @@
 // vid2vid demo page: joins a room as a viewer, shows the receiver's rebuilt video (and the
 // sender's preview), live figures from the peers' stats messages, and free-view sliders.
+// In a room where several people send, the receiver (or the vid2vid-call participant named by
+// ?view=) rebuilds each of them: the page offers one video transceiver per participant and shows
+// them as a grid of tiles, each with its name, state, fps and kbit/s from the stats.
 // Plain browser JavaScript, no build step and no external resources: it works offline.
 "use strict";
 
@@ -13,6 +16,8 @@
   const FATAL_CLOSE = { 4001: "bad or missing token", 4003: "room full", 4004: "too many rooms" };
   const PLOT_SECONDS = 60;
   const ICE_GATHER_MS = 2000;
+  const VIEW_NAME = params.get("view"); // whose rebuilt faces to show; null: the first receiver
+  const MAX_TILES = 16;
 
   const $ = (id) => document.getElementById(id);
 
@@ -37,10 +42,13 @@
     history: [], // {t, motion, h264}
     pageWire: null, // {inKbps, outKbps}: this page's own transports, from getStats
     errors: [],
+    tiles: [], // the receiver's participants from its stats: {name, tile, call, fps, ...}
   };
 
   const peers = new Map(); // peer_id -> {role, pc, control, video}
-  const members = new Map(); // peer_id -> role, everyone in the room as the server told us
+  const members = new Map(); // peer_id -> {role, name}, everyone in the room as the server told us
+  const tileStreams = []; // tile index -> MediaStream of the receiver's track for that tile
+  let tilesOffered = 1; // video transceivers in the offer to the receiver
   let ws = null;
 
   function setStatus(which, text) {
@@ -97,17 +105,18 @@
         state.peerId = message.peer_id;
         members.clear();
         for (const peer of message.peers) {
-          members.set(peer.peer_id, peer.role);
+          members.set(peer.peer_id, { role: peer.role, name: peer.name || null });
           maybeConnect(peer.peer_id, peer.role);
         }
         break;
       case "peer-joined":
-        members.set(message.peer_id, message.role);
+        members.set(message.peer_id, { role: message.role, name: message.name || null });
         maybeConnect(message.peer_id, message.role);
         break;
       case "peer-left":
         members.delete(message.peer_id);
         dropPeer(message.peer_id);
+        connectAnyReceiver();
         break;
       case "signal":
         onSignal(message.from, message.data || {});
@@ -142,10 +151,26 @@
 
   // ---- peer connections ------------------------------------------------------------------------
 
+  // The page shows one receiving peer's rebuilt faces (a vid2vid-recv, or the vid2vid-call
+  // participant named by ?view=) and one sender's preview.
+  function pageRole(role) {
+    if (role === "receiver" || role === "participant") return "receiver";
+    return role === "sender" ? "sender" : null;
+  }
+
   function maybeConnect(peerId, role) {
-    if (role !== "receiver" && role !== "sender") return; // other viewers: nothing to see
-    if (peers.has(peerId) || members.get(peerId) !== role) return; // gone, or already on
-    connectPeer(peerId, role).catch((err) => logError(`offer to ${role}: ${err}`));
+    const as = pageRole(role);
+    if (as === null) return; // other viewers: nothing to see
+    const member = members.get(peerId);
+    if (peers.has(peerId) || !member || member.role !== role) return; // gone, or already on
+    if (as === "receiver" && VIEW_NAME !== null && member.name !== VIEW_NAME) return;
+    if (peerOf(as)) return; // one receiver and one sender's preview at a time
+    connectPeer(peerId, as).catch((err) => logError(`offer to ${as}: ${err}`));
+  }
+
+  function connectAnyReceiver() {
+    if (peerOf("receiver")) return;
+    for (const [peerId, member] of members) if (pageRole(member.role) === "receiver") maybeConnect(peerId, member.role);
   }
 
   function filterCandidates(sdp) {
@@ -179,7 +204,8 @@
     peers.set(peerId, peer);
     setStatus(role, "connecting");
 
-    pc.addTransceiver("video", { direction: "recvonly" });
+    const videos = role === "receiver" ? tilesOffered : 1;
+    for (let i = 0; i < videos; i++) pc.addTransceiver("video", { direction: "recvonly" });
     const control = pc.createDataChannel("control");
     peer.control = control;
     control.onopen = () => {
@@ -190,6 +216,12 @@
     pc.ontrack = (event) => {
       if (event.track.kind !== "video") return;
       const stream = event.streams[0] || new MediaStream([event.track]);
+      const index = pc.getTransceivers().indexOf(event.transceiver);
+      if (role === "receiver" && index >= 0) {
+        tileStreams[index] = new MediaStream([event.track]);
+        renderTiles();
+      }
+      if (role === "receiver" && index > 0) return; // tile 0 also plays in the big video
       video.srcObject = stream;
       video.play().catch(() => {}); // muted autoplay is allowed; ignore a race with a new stream
     };
@@ -199,7 +231,7 @@
       if (s === "failed") {
         // Try again while the peer is still in the room.
         dropPeer(peerId);
-        setTimeout(() => maybeConnect(peerId, role), 3000);
+        setTimeout(() => maybeConnect(peerId, members.get(peerId)?.role), 3000);
       }
     };
 
@@ -218,7 +250,12 @@
     $(`${peer.video.id}-placeholder`).hidden = false;
     setStatus(peer.role, "waiting");
     // Its call state and model are no longer known (its last figures would read as current).
-    if (peer.role === "receiver") state.receiverStats = null;
+    if (peer.role === "receiver") {
+      state.receiverStats = null;
+      state.tiles = [];
+      tileStreams.length = 0;
+      renderTiles();
+    }
     render();
   }
 
@@ -241,6 +278,7 @@
     state.statsReceived += 1;
     if (role === "receiver") {
       state.receiverStats = message;
+      onTiles(message.participants);
       const t = performance.now() / 1000;
       const h264 = num(message.h264_kbps) ?? num((state.senderStats || {}).h264_kbps);
       state.history.push({ t, motion: num(message.motion_kbps), h264 });
@@ -262,6 +300,77 @@
   function bytes(value) {
     if (num(value) === null) return "–";
     return value >= 1024 ? `${(value / 1024).toFixed(1)} KiB` : `${value} B`;
+  }
+
+  // ---- the grid: one tile per participant the receiver rebuilds ----------------------------------
+
+  function onTiles(list) {
+    const tiles = [];
+    for (const p of Array.isArray(list) ? list : []) {
+      const tile = Number.isInteger(p.tile) && p.tile >= 0 && p.tile < MAX_TILES ? p.tile : null;
+      if (tile === null) continue;
+      tiles.push({
+        name: String(p.name ?? "").slice(0, 40),
+        tile,
+        call: ["waiting", "live", "reconnecting"].includes(p.call) ? p.call : "waiting",
+        fps: num(p.fps),
+        motion_kbps: num(p.motion_kbps),
+        frames: num(p.frames),
+      });
+    }
+    state.tiles = tiles;
+    // More participants than video transceivers: offer again with one per tile.
+    const needed = tiles.reduce((n, t) => Math.max(n, t.tile + 1), 1);
+    const receiver = peerOf("receiver");
+    if (receiver && needed > tilesOffered) {
+      tilesOffered = needed;
+      const peerId = [...peers].find(([, p]) => p === receiver)[0];
+      dropPeer(peerId);
+      maybeConnect(peerId, members.get(peerId)?.role);
+      return;
+    }
+    renderTiles();
+  }
+
+  function renderTiles() {
+    const grid = $("grid");
+    const wanted = new Set(state.tiles.map((t) => `tile-${t.tile}`));
+    for (const el of [...grid.querySelectorAll(".tile")]) if (!wanted.has(el.id)) el.remove();
+    for (const t of state.tiles) {
+      let el = $(`tile-${t.tile}`);
+      if (!el) {
+        el = document.createElement("figure");
+        el.className = "tile";
+        el.id = `tile-${t.tile}`;
+        const video = document.createElement("video");
+        video.autoplay = true;
+        video.muted = true;
+        video.playsInline = true;
+        const caption = document.createElement("figcaption");
+        for (const cls of ["tile-name", "tile-state", "tile-figures"]) {
+          const part = document.createElement(cls === "tile-name" ? "b" : "span");
+          part.className = cls;
+          caption.append(part, " ");
+        }
+        el.append(video, caption);
+        grid.append(el);
+      }
+      const video = el.querySelector("video");
+      const stream = tileStreams[t.tile] || null;
+      if (video.srcObject !== stream) {
+        video.srcObject = stream;
+        if (stream) video.play().catch(() => {});
+      }
+      el.dataset.name = t.name;
+      el.querySelector(".tile-name").textContent = t.name;
+      const st = el.querySelector(".tile-state");
+      st.textContent = t.call;
+      st.dataset.state = t.call;
+      el.querySelector(".tile-figures").textContent =
+        `${fmt(t.fps)} fps · ${fmt(t.motion_kbps, 2)} kbit/s`;
+    }
+    $("grid-empty").hidden = state.tiles.length > 0;
+    $("grid-count").textContent = state.tiles.length ? `(${state.tiles.length})` : "";
   }
 
   function render() {
@@ -515,6 +624,8 @@
     get view() { return { ...state.view }; },
     get viewMessagesSent() { return state.viewMessagesSent; },
     get errors() { return [...state.errors]; },
+    get tiles() { return state.tiles.map((t) => ({ ...t })); },
+    get tilesOffered() { return tilesOffered; },
   });
 
   // A peer may answer without video (a sender started without --preview): keep the note up
