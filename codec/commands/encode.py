@@ -77,6 +77,7 @@ def measure_clip(
     """
     stamps: list[int] = []
     first: list[np.ndarray] = []
+    renew: dict[int, np.ndarray] = {}  # frames that start a new framing: a new keyframe
     with contextlib.ExitStack() as stack:
 
         def crops() -> Iterator[np.ndarray]:
@@ -89,13 +90,18 @@ def measure_clip(
                     writer.write(crop.image)
                 if not first:
                     first.append(crop.image)
+                elif crop.reframed:
+                    renew[len(stamps)] = crop.image
                 stamps.append(crop.timestamp_ms)
                 yield crop.image
 
         params = list(encoder.measure(crops(), batch))
     if not first:
         raise InputError(f"{clip.path} has no frames")
-    return first[0], [FrameMotion(t, p) for t, p in zip(stamps, params, strict=True)]
+    motions = [
+        FrameMotion(t, p, renew.get(i)) for i, (t, p) in enumerate(zip(stamps, params, strict=True))
+    ]
+    return first[0], motions
 
 
 def choose_quality(

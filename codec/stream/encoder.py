@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -78,10 +78,15 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class FrameMotion:
-    """One frame's motion as it goes on the wire, and when the frame was captured."""
+    """One frame's motion as it goes on the wire, and when the frame was captured.
+
+    ``renew`` is the frame's crop where it starts a new framing (the tracker re-framed the
+    face): :meth:`StreamEncoder.packets` sends a keyframe of it before the frame's motion.
+    """
 
     timestamp_ms: int
     params: MotionParams
+    renew: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -211,13 +216,16 @@ class StreamEncoder:
         return self.motion(params, timestamp_ms)
 
     def packets(self, keyframe: Keyframe, motions: Sequence[FrameMotion]) -> Iterator[bytes]:
-        """A whole stream in send order: the keyframe's chunks, then one packet per frame. With
-        ``motion_every`` N > 1, one packet per N frames and always the last frame's, so a
-        decoder fills every frame up to the end."""
+        """A whole stream in send order: the keyframe's chunks, then one packet per frame (a
+        frame that starts a new framing brings a new keyframe first). With ``motion_every``
+        N > 1, one packet per N frames, and always the last frame's, a renewing frame's and the
+        one before it, so a decoder fills every frame, never across two framings."""
         start = motions[0].timestamp_ms if motions else 0
         yield from self.send_keyframe(keyframe, start)
         every, last = self.config.motion_every, len(motions) - 1
         for index, frame in enumerate(motions):
-            if index % every and index != last:
+            if frame.renew is not None:
+                yield from self.keyframe(frame.renew, frame.timestamp_ms)
+            elif index % every and index != last and motions[index + 1].renew is None:
                 continue
             yield self.motion(frame.params, frame.timestamp_ms)

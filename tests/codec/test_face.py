@@ -182,13 +182,37 @@ def test_the_crop_holds_still_around_a_moving_head_then_recentres() -> None:
     hold glides the crop back until the face is centred again."""
     from vid2vid.codec.face import CropBox
 
-    tracker = FaceTracker(CropConfig(hold=0.12, deadband=0.01, smoothing=0.5))
+    tracker = FaceTracker(
+        CropConfig(hold=0.12, hold_size=0.12, recentre="glide", deadband=0.01, smoothing=0.5)
+    )
     start = CropBox(100.0, 100.0, 100.0)
-    assert tracker._follow(start, CropBox(108.0, 95.0, 104.0)) == start  # within the hold
-    moved = tracker._follow(start, CropBox(130.0, 100.0, 100.0))  # past it: glide
-    assert 100.0 < moved.cx < 130.0
+    assert tracker._follow(start, CropBox(108.0, 95.0, 104.0)) == (start, False)  # within the hold
+    moved, jumped = tracker._follow(start, CropBox(130.0, 100.0, 100.0))  # past it: glide
+    assert 100.0 < moved.cx < 130.0 and not jumped
     box = moved
     for _ in range(30):
-        box = tracker._follow(box, CropBox(130.0, 100.0, 100.0))
+        box, jumped = tracker._follow(box, CropBox(130.0, 100.0, 100.0))
+        assert not jumped
     assert abs(box.cx - 130.0) <= 1.0  # re-centred, not left at the hold's edge
-    assert tracker._follow(box, CropBox(box.cx + 5.0, 100.0, 100.0)) == box  # holding again
+    assert tracker._follow(box, CropBox(box.cx + 5.0, 100.0, 100.0)) == (box, False)  # holding
+
+
+def test_the_default_crop_stays_where_the_keyframe_was_framed_and_reframes_in_one_jump() -> None:
+    """The sender's default: a still crop (the background stays where the keyframe has it); a
+    face that leaves it (moved or zoomed past the hold) is framed anew at once, and the frame is
+    flagged so the sender renews its keyframe."""
+    from vid2vid.codec.face import CropBox
+
+    tracker = FaceTracker()
+    start = CropBox(100.0, 100.0, 100.0)
+    assert tracker._follow(start, CropBox(115.0, 92.0, 110.0)) == (start, False)
+    moved = CropBox(130.0, 100.0, 100.0)
+    assert tracker._follow(start, moved) == (moved, True)
+    assert tracker._follow(start, CropBox(100.0, 100.0, 130.0)) == (start, False)  # a lean
+    zoomed = CropBox(100.0, 100.0, 160.0)
+    assert tracker._follow(start, zoomed) == (zoomed, True)
+
+
+def test_recentre_must_be_known() -> None:
+    with pytest.raises(ConfigError, match="recentre"):
+        CropConfig(recentre="drift")  # type: ignore[arg-type]

@@ -125,3 +125,30 @@ def test_one_intra_flag_for_requests_and_keyframes(tiny):
     chunks = encoder.keyframe(_crops(1)[0], 160)
     assert encoder.current_keyframe() == chunks and encoder.keyframe_bytes > 0
     assert kind(encoder.motion(params, 200)) is PacketType.MOTION_INTRA
+
+
+def test_a_reframed_frame_renews_the_keyframe_and_the_receiver_draws_from_it(tiny):
+    """Where the tracker re-framed the face the stream carries a new keyframe of that frame's
+    crop before its motion; the receiver keeps every frame and renders the later ones from the
+    new keyframe (a frozen receiver would show the new crop from there on)."""
+    encoder = StreamEncoder(TorchRuntime(tiny), tiny.fingerprint, StreamConfig(), 25.0)
+    crops = _crops(6)
+    params = list(encoder.measure(crops, batch=4))
+    motions = [FrameMotion(40 * i, p, crops[i] if i == 3 else None) for i, p in enumerate(params)]
+    packets = list(encoder.packets(encoder.make_keyframe(crops[0]), motions))
+    kinds = [PacketHeader.parse(p).packet_type for p in packets]
+    keyframes = [i for i, k in enumerate(kinds) if k is PacketType.KEYFRAME_CHUNK]
+    assert len(keyframes) >= 2 and kinds[keyframes[-1] + 1] is PacketType.MOTION_INTRA
+    decoder = StreamDecoder(tiny, TorchRuntime(tiny))
+    frames = [f for p in packets for f in decoder.push(p)]
+    assert len(frames) == 6 and decoder.report.dropped == {}
+    plain = StreamEncoder(TorchRuntime(tiny), tiny.fingerprint, StreamConfig(), 25.0)
+    unrenewed = [FrameMotion(m.timestamp_ms, m.params) for m in motions]
+    reference = StreamDecoder(tiny, TorchRuntime(tiny))
+    old = [
+        f
+        for p in plain.packets(plain.make_keyframe(crops[0]), unrenewed)
+        for f in reference.push(p)
+    ]
+    assert all(np.array_equal(a, b) for a, b in zip(frames[:3], old[:3], strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(frames[3:], old[3:], strict=True))

@@ -221,7 +221,10 @@ def train(args: argparse.Namespace) -> int:
                 )
                 settings[key] = value
         for i, path in enumerate(args.eval_data):
-            if i < len(settings["eval_data"]):
+            if i < len(settings["eval_data"]) and str(path) != settings["eval_data"][i]:
+                settings.setdefault("changes", []).append(
+                    {"key": f"eval_data[{i}]", "value": str(path), "from_step": _saved_step(folder)}
+                )
                 settings["eval_data"][i] = str(path)
         settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     else:
