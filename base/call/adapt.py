@@ -16,8 +16,11 @@ Sender side, :class:`AdaptationPolicy` (one per receiver): a ladder of :class:`Q
 keyframes are paced at). Why these knobs: at these rates most of the wire is per-message
 framing (≈ 93 bytes a message, :mod:`vid2vid.call.pack`), so packing frames is what saves the
 most, then the keyframe; the motion quantizer saves a few bytes a packet. The policy steps down
-at once (at most once per ``down_hold_s``) on loss (over the last few reports, or one very lossy
-report), on lateness that lasts two reports in a row, or when reports stop coming, and steps up one level only after ``up_after_s`` of clean reports. That
+at once (at most once per ``down_hold_s``) on congestion: loss over the last few reports while
+packets queue, one very lossy report, lateness that lasts two reports in a row, or reports that
+stop coming. Loss without queueing is a lossy link, not a full one: sending less would not
+help it, and bigger packs would make each loss cost more frames, so the level holds (every
+motion packet is decodable after any loss). and steps up one level only after ``up_after_s`` of clean reports. That
 gap is the hysteresis: a link that flaps between good and bad stays on the lower level. A step
 up that is followed by a step down within ``probe_s`` failed, and doubles the wait before the
 next try (up to ``max_up_after_s``), so a link at its limit is not probed every few seconds.
@@ -286,7 +289,8 @@ class AdaptationPolicy:
         self._losses.append((report.lost, report.received + report.lost))
         lost, total = (sum(column) for column in zip(*self._losses, strict=True))
         loss = lost / total if total else 0.0
-        if loss >= config.degrade_loss or report.loss >= config.heavy_loss:
+        queued = report.delay_ms > config.recover_delay_ms
+        if (loss >= config.degrade_loss and queued) or report.loss >= config.heavy_loss:
             self._clean_since = None
             return self._down(now_s, f"loss {max(loss, report.loss):.0%}")
         self._delays.append(report.delay_ms)

@@ -70,7 +70,10 @@ def test_a_queue_building_up_shows_as_lateness():
     assert reports[-1].delay_ms > 250 and reports[-1].late > 10
 
 
-def _report(loss=0.0, delay_ms=0.0):
+def _report(loss=0.0, delay_ms=None):
+    """A report of ``loss``; lossy ones show some queueing (congestion) unless told."""
+    if delay_ms is None:
+        delay_ms = 120.0 if loss >= 0.05 else 0.0
     received = 100
     lost = round(received * loss / (1 - loss)) if loss < 1 else received
     return LinkReport(1000.0, received, lost, 0, delay_ms, 20.0)
@@ -106,6 +109,9 @@ def test_loss_is_judged_over_several_reports_and_heavy_loss_at_once():
     assert _run(policy, [_report(loss=0.12)] * 3)[-1] == 1  # steady 12 %: down
     policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
     assert _run(policy, [_report(), _report(), _report(loss=0.4)])[-1] == 1  # heavy: at once
+    # Loss with no queue at all: a lossy radio, not a full link; the level holds.
+    policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
+    assert set(_run(policy, [_report(loss=0.2, delay_ms=0.0)] * 10)) == {0}
 
 
 def test_recovery_needs_clean_reports_for_a_while_and_reports_between_thresholds_hold():
