@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 KEYFRAME_RESEND_S = 0.5
 #: A receiver whose full keyframe would take longer than this at its pace gets the preview first.
 PREVIEW_AFTER_S = 0.5
+#: A better stream level must hold this long before the face is sent again at its keyframe
+#: setting: a step up that fails (a probe of a path at its limit) then costs no keyframe.
+REFINE_AFTER_S = 4.0
 #: How far back a receiver's report baseline reaches (LinkReporter.base_window_s), with margin.
 BASELINE_S = 11.0
 
@@ -86,6 +89,7 @@ class SenderSession:
             config.quality, config.pack, config.keyframe, config.image_quality
         )
         self._stream_level: int | None = None
+        self._refine_at: float | None = None  # when to send the face again, at a better level
 
     def on_frame(self, listener: Callable[[CapturedFrame], None]) -> None:
         """Call ``listener`` with every captured frame, on the event loop (the --preview track)."""
@@ -174,6 +178,9 @@ class SenderSession:
         for peer in self._peers.values():
             if peer.policy is not None and peer.policy.tick(now) is not None:
                 self._apply_level(peer)
+        if self._refine_at is not None and now >= self._refine_at:
+            self._refine_at = None
+            self.pipeline.request_refinement()
 
     def _apply_level(self, peer: _Peer) -> None:
         """The receiver's new level: its pack size and keyframe pace; then the stream's."""
@@ -198,7 +205,8 @@ class SenderSession:
         self._set_stream_level()
 
     def _set_stream_level(self) -> None:
-        """The worst receiver's level codes the stream; a better one refines the keyframe."""
+        """The worst receiver's level codes the stream; a better one that holds for
+        :data:`REFINE_AFTER_S` refines the keyframe."""
         levels = [p.policy.level for p in self._peers.values() if p.policy is not None]
         if not levels:
             return
@@ -208,8 +216,7 @@ class SenderSession:
         improved = self._stream_level is not None and worst < self._stream_level
         self._stream_level = worst
         self.pipeline.set_level(self.levels[worst])
-        if improved:
-            self.pipeline.request_refinement()
+        self._refine_at = time.monotonic() + REFINE_AFTER_S if improved else None
 
     @property
     def peer_count(self) -> int:

@@ -146,3 +146,47 @@ def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
     assert packed and max(packed) == 5  # minimal packs five frames a message
     after = [m for t, channel, m in messages if channel == "motion" and t > start_full + 0.3]
     assert after and all(m[:1] != b"P" for m in after)  # full: one frame a message again
+
+
+def test_a_receiver_on_a_lossy_link_reports_it_and_the_sender_steps_down():
+    """The whole loop: a real receiver core counts the gaps of a 45 %-lossy in-memory link,
+    reports them on the control channel about once a second, and the sender's policy steps
+    that receiver down."""
+    from vid2vid.call.adapt import AdaptationConfig
+    from vid2vid.call.transport import LossPattern
+
+    if not CLIP.is_file():
+        pytest.skip(f"shared data absent: {CLIP}")
+    loaded = load_weights(None, "tiny")
+    runtime = open_runtime(loaded, "torch")
+
+    async def run():
+        capture = FileCapture(CLIP, loop=True)
+        pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
+        config = AdaptationConfig(start_level=0, down_hold_s=0.5)
+        session = SenderSession(pipeline, capture, adaptation=config)
+        a, b = memory_pair(LossPattern(loss=0.45, seed=4))
+        reports = []
+
+        def to_sender(message: str) -> None:
+            reports.append(message)
+            b.send("control", message)
+
+        core = ReceiverCore(loaded, runtime, Recorder(), to_sender)
+        b.set_handler(core.on_message)
+        session.add_peer("r", a)
+        tasks = [asyncio.create_task(core.run()), asyncio.create_task(session.run())]
+        for _ in range(60):
+            await asyncio.sleep(0.1)
+            if session.peer_levels()["r"][-1][1] > 0:
+                break
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        capture.close()
+        return session, reports
+
+    session, reports = asyncio.run(run())
+    assert any('"type": "link"' in m for m in reports)
+    changes = session.peer_levels()["r"]
+    assert changes[-1][1] == 1 and changes[-1][2].startswith("loss")
