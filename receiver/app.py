@@ -53,6 +53,8 @@ MAX_WAITING = 16
 MAX_CALL_KEY = 64
 #: A participant whose call broke keeps its slot (and file, and tile) this long for its return.
 LOST_GRACE_S = 30.0
+#: A participant that left has its last buffered packets rendered for at most this long.
+FREE_WAIT_S = 2.0
 
 
 @dataclass
@@ -65,6 +67,7 @@ class _Slot:
     pc: Any = None
     transport: HeartbeatTransport | None = None
     release: asyncio.TimerHandle | None = None  # the grace timer of a broken call
+    leaving: bool = False  # gone for good; its last frames are being rendered
 
 
 def _call_key(data: dict[str, Any]) -> str | None:
@@ -153,6 +156,21 @@ class ReceiverApp(SignalingPeer):
         if slot is None:
             return
         await self._hang_up(slot)
+        slot.peer_id, slot.leaving = "", True  # gone: a later offer is a new participant
+        if slot.participant.core.busy:
+            # Its last packets are still in the jitter buffer or being rendered: they are its
+            # stream's last frames (a file ends with them), so the slot goes once they are out.
+            self.spawn(self._free_when_idle(slot, invite), "free-slot")
+            return
+        self._free(slot)
+        if invite:
+            await self._invite_waiting()
+
+    async def _free_when_idle(self, slot: _Slot, invite: bool) -> None:
+        for _ in range(round(FREE_WAIT_S / 0.05)):
+            if not slot.participant.core.busy:
+                break
+            await asyncio.sleep(0.05)
         self._free(slot)
         if invite:
             await self._invite_waiting()
@@ -216,7 +234,10 @@ class ReceiverApp(SignalingPeer):
         slot = self._slot_of(peer_id)
         key = _call_key(data)
         if slot is None:
-            slot = next((s for s in self._slots.values() if _same_key(key, s.key)), None)
+            slot = next(
+                (s for s in self._slots.values() if not s.leaving and _same_key(key, s.key)),
+                None,
+            )
             if slot is not None:
                 log.info("participant %s is back as %s", slot.participant.info.label, peer_id)
         if slot is None:

@@ -99,8 +99,9 @@ def test_two_streams_of_a_tick_go_through_one_decode_and_stay_apart(tiny):
                 participant.core.on_message("control", chunk)
         render = asyncio.create_task(room.run())
         try:
-            for _ in range(200):  # both faces loaded (their keyframe poses rendered)
-                if all(p.core.call_state == "live" for p in (alice, bob)):
+            for _ in range(200):  # both faces loaded and their keyframe poses rendered
+                shown = all(sinks.by_label[n].frames for n in ("alice", "bob"))
+                if shown and not any(p.core.busy for p in (alice, bob)):
                     break
                 await asyncio.sleep(0.02)
             # One pose each, both queued before the renderer's next tick: one decode of 2.
