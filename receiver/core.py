@@ -35,6 +35,7 @@ from typing import Protocol
 import numpy as np
 
 from vid2vid.call import control
+from vid2vid.call.adapt import LinkReporter
 from vid2vid.call.stats import CallStats, age_ms, clock_ms
 from vid2vid.call.transport import Channel, Message
 from vid2vid.codec.bitstream.keyframe import Keyframe
@@ -303,6 +304,7 @@ class ReceiverCore:
         self._keyframe_ms = 0
         self._last = None
         self._clock = PeerClock()
+        self.link = LinkReporter()  # the sender adapts to its reports (vid2vid.call.adapt)
         self.ended.clear()
 
     def new_call(self, send_control: Callable[[str], object]) -> None:
@@ -401,6 +403,9 @@ class ReceiverCore:
             return
         if plausible_latency(age := age_ms(header.timestamp_ms, now)):
             self.stats.stage("capture_to_arrival", age)
+        sent = header.sequence, header.timestamp_ms, len(arrival.data), time.monotonic()
+        if (report := self.link.motion(*sent)) is not None:
+            self.send_control(control.link_message(report))
         if not self._jitter.push(header.sequence, arrival, time.monotonic() * 1000):
             self.stats.count("late_or_duplicate")
         if not self.has_keyframe:
