@@ -181,7 +181,7 @@ class AdaptationConfig:
     #: Loss is judged on the mean of this many reports (a report holds ≈ 25 packets, or a few
     #: packs: one lost message is already 8 % of it); a single report this lossy steps at once.
     loss_reports: int = 3
-    heavy_loss: float = 0.30
+    heavy_loss: float = 0.50
     degrade_delay_ms: float = 200.0
     #: Lateness must last this many reports in a row: a queue at a bottleneck persists, a
     #: second in which a busy CPU held every packet back does not.
@@ -278,7 +278,10 @@ class AdaptationPolicy:
     def _down(self, now_s: float, reason: str) -> int | None:
         if self.level == len(self.levels) - 1:
             return None
-        if now_s - self._changed_s < self.config.down_hold_s:
+        # A failed step up is undone sooner than a step down is repeated.
+        stepped_up = len(self.history) > 1 and self.history[-1].level < self.history[-2].level
+        hold = self.config.down_hold_s / 2 if stepped_up else self.config.down_hold_s
+        if now_s - self._changed_s < hold:
             return None  # the last change has not had time to show its effect
         return self._step(self.level + 1, now_s, reason)
 
@@ -294,9 +297,11 @@ class AdaptationPolicy:
             self._clean_since = None
             return self._down(now_s, f"loss {max(loss, report.loss):.0%}")
         self._delays.append(report.delay_ms)
-        late = len(self._delays) == self._delays.maxlen and min(self._delays) >= (
-            config.degrade_delay_ms
-        )
+        # Right after a step up, one late report ends the probe: the step up caused it.
+        probing = self._last_up_s is not None and now_s - self._last_up_s < config.probe_s
+        needed = 1 if probing else config.delay_reports
+        recent = list(self._delays)[-needed:]
+        late = len(recent) == needed and min(recent) >= config.degrade_delay_ms
         if report.delay_ms >= config.degrade_delay_ms:
             self._clean_since = None
             return self._down(now_s, f"queuing delay {report.delay_ms:.0f} ms") if late else None

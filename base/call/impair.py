@@ -76,7 +76,7 @@ class ImpairmentConfig:
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
     rate_kbps: float | None = None
-    bucket_bytes: int = 3000
+    bucket_bytes: int = 1500  # one full datagram: a burst after idle stays small
     queue_ms: float = 500.0
     #: Rate changes during the call: (seconds after the link starts, new cap in kbit/s or None).
     schedule: tuple[tuple[float, float | None], ...] = ()

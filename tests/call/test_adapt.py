@@ -143,6 +143,15 @@ def test_a_flapping_link_backs_off_its_probing():
     assert waits[0] < waits[1] < waits[2]  # each failed probe doubles the wait
 
 
+def test_a_step_up_is_undone_by_the_first_late_report():
+    config = AdaptationConfig(start_level=2, up_after_s=3, down_hold_s=2)
+    policy = AdaptationPolicy(default_levels(), config)
+    levels = _run(policy, [_report()] * 4 + [_report(delay_ms=300)])
+    assert levels == [2, 2, 2, 1, 2]  # up at 4 s, back down at 5 s on one late report
+    levels = _run(policy, [_report(delay_ms=300)] * 3, start_s=5)
+    assert levels == [2, 3, 3]  # away from a probe, lateness must last two reports
+
+
 def test_silence_from_the_receiver_is_a_bad_report_once_reports_have_come():
     policy = AdaptationPolicy(default_levels(), AdaptationConfig(start_level=0))
     assert policy.tick(100.0) is None  # no report yet: nothing to time out
