@@ -9,7 +9,8 @@ DTLS handshake and the keyframe cross it too). Per participant (the receiving en
 stream; the return path carries its reports and SCTP acknowledgements) it reports:
 
 - frames sent (motion packets made) / delivered (motion packets that arrived) / rendered;
-- the longest freeze: the longest gap between two rendered motion frames after the first;
+- the longest freeze: the longest time without a rendered motion frame, from the first to the
+  end of the call;
 - time to first frame, and to the first / the full keyframe at the receiver;
 - the motion gap during keyframe delivery: the longest time without a motion packet between
   the call's start and the full keyframe (what an unpaced keyframe costs on a slow path);
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -281,10 +283,13 @@ async def run_call(
         if runner is not None:
             await runner.cleanup()
     elapsed = clock()
+    load = os.getloadavg()[0]  # this machine's cores are shared: timings are only as good
     forward, back = links[0].counts, links[1].counts
     levels = [(at - t0, level, reason) for at, level, reason in session.peer_levels().get(
         "receiver", [])]  # fmt: skip
-    return _summary(scenario, trace, elapsed, session, forward, back, levels, loaded, pipeline)
+    return _summary(
+        scenario, trace, elapsed, session, forward, back, levels, loaded, pipeline, load
+    )
 
 
 def _longest_gap(times: list[float], start: float, end: float) -> float | None:
@@ -305,16 +310,14 @@ def _summary(
     levels: list[tuple[float, int, str]],
     loaded: Any,
     pipeline: Any,
+    load: float,
 ) -> dict[str, Any]:
     rendered = sorted(trace.rendered)
     first_keyframe = trace.keyframes[0][0] if trace.keyframes else None
     full = [t for t, keyframe_id, _ in trace.keyframes if keyframe_id in trace.full_ids]
     full_at = full[0] if full else None
-    freeze = (
-        max((b - a for a, b in zip(rendered, rendered[1:], strict=False)), default=None)
-        if rendered
-        else None
-    )
+    # From the first frame to the end of the call: a stream that stops is a freeze too.
+    freeze = _longest_gap(rendered, rendered[0], elapsed) if rendered else None
     motion_gap = _longest_gap(trace.motion, 0.0, full_at if full_at is not None else elapsed)
     bins = max(1, int(elapsed) + 1)
     return {
@@ -327,6 +330,7 @@ def _summary(
         "model": loaded.config.name,
         "trained": loaded.trained,
         "seconds": elapsed,
+        "load_average": load,
         "frames_sent": session.stats.totals.get("frames", 0),
         "motion_delivered": len(trace.motion),
         "frames_rendered": len(rendered),
@@ -356,7 +360,7 @@ def table(results: list[dict[str, Any]]) -> str:
     header = (
         f"{'scenario':<15}{'participant':<12}{'sent':>6}{'deliv':>7}{'rendr':>7}"
         f"{'freeze':>9}{'1st frame':>10}{'1st key':>9}{'full key':>10}{'key gap':>9}"
-        f"{'fwd kb/s':>9}{'ret kb/s':>9}  levels"
+        f"{'fwd kb/s':>9}{'ret kb/s':>9}{'load':>6}  levels"
     )
     lines = [header]
     for r in results:
@@ -367,7 +371,8 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{_fmt(r['longest_freeze_s']):>9}{_fmt(r['time_to_first_frame_s']):>10}"
             f"{_fmt(r['first_keyframe_s']):>9}{_fmt(r['full_keyframe_s']):>10}"
             f"{_fmt(r['motion_gap_during_keyframe_s']):>9}"
-            f"{r['wire_forward_kbps']:>9.1f}{r['wire_return_kbps']:>9.1f}  {levels}"
+            f"{r['wire_forward_kbps']:>9.1f}{r['wire_return_kbps']:>9.1f}"
+            f"{r['load_average']:>6.1f}  {levels}"
         )
     return "\n".join(lines)
 
