@@ -101,3 +101,22 @@ def test_rtp_uses_aiortcs_packetizer():
     assert figures.forward_datagrams_per_s > 25
     assert figures.forward_kbps > per_packet * 25 * 8 / 1000  # plus RTCP and consent
     assert 0.5 < figures.return_kbps < 3  # receiver reports, REMB, consent
+
+
+def test_the_sweep_puts_every_lever_on_real_packets(tmp_path):
+    from support.interop import DATA, require
+    from vid2vid.bench import wire_sweep
+
+    clip = require(DATA / "clips" / "lp_d0.mp4")
+    argv = ["--clips", str(clip), "--max-frames", "12", "--qualities", "20",
+            "--motion-every", "1,2", "--settings", "1:rfc", "1:lazy", "2:lazy", "-o", str(tmp_path)]  # fmt: skip
+    assert wire_sweep.main(argv) == 0
+    import json
+
+    document = json.loads((tmp_path / "sweep.json").read_text())
+    rows = {(r["motion_every"], r["pack"], r["ack"]): r for r in document["mean"]}
+    assert rows[(1, 1, "lazy")]["wire_return_kbps"] < rows[(1, 1, "rfc")]["wire_return_kbps"]
+    assert rows[(1, 2, "lazy")]["wire_forward_kbps"] < rows[(1, 1, "lazy")]["wire_forward_kbps"]
+    assert rows[(2, 1, "lazy")]["payload_kbps"] < rows[(1, 1, "lazy")]["payload_kbps"]
+    assert rows[(1, 1, "lazy")]["added_ms"] == 0 and rows[(2, 2, "lazy")]["added_ms"] == 120
+    assert document["x264_floor"]["wire_kbps"] > document["x264_floor"]["raw_kbps"] > 0
