@@ -24,13 +24,15 @@ def _crops(n: int) -> list[np.ndarray]:
     return [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(n)]
 
 
-def _stream(tiny, n: int, every: int):
+def _stream(tiny, n: int, every: int, renew_at: int | None = None):
     encoder = StreamEncoder(
         TorchRuntime(tiny), tiny.fingerprint, StreamConfig(motion_every=every), 25.0
     )
     crops = _crops(n)
     params = list(encoder.measure(crops, batch=4))
-    motions = [FrameMotion(40 * i, p) for i, p in enumerate(params)]
+    motions = [
+        FrameMotion(40 * i, p, crops[i] if i == renew_at else None) for i, p in enumerate(params)
+    ]
     return list(encoder.packets(encoder.make_keyframe(crops[0]), motions)), params
 
 
@@ -42,6 +44,8 @@ def _motion_times(packets: list[bytes]) -> list[int]:
 def test_every_nth_frame_and_the_last_are_sent(tiny):
     packets, _ = _stream(tiny, 8, every=2)
     assert _motion_times(packets) == [0, 80, 160, 240, 280]
+    packets, _ = _stream(tiny, 7, every=3, renew_at=4)  # a renewing frame and the one before
+    assert _motion_times(packets) == [0, 120, 160, 240]
 
 
 def test_the_decoder_fills_skipped_frames_on_the_line_between_samples(tiny):
@@ -72,6 +76,13 @@ def test_a_lost_sample_is_filled_too_and_every_later_packet_still_decodes(tiny):
     decoder = StreamDecoder(tiny, TorchRuntime(tiny), frame_interval_ms=40.0)
     frames = [f for i, p in enumerate(packets) if i != lost for f in decoder.push(p)]
     assert len(frames) == 9 and decoder.report.dropped == {}
+
+
+def test_a_renewed_keyframe_is_never_interpolated_across(tiny):
+    packets, _ = _stream(tiny, 7, every=3, renew_at=4)
+    decoder = StreamDecoder(tiny, TorchRuntime(tiny), frame_interval_ms=40.0)
+    frames = [f for p in packets for f in decoder.push(p)]
+    assert len(frames) == 7 and decoder.report.keyframes == 2
 
 
 def test_the_rate_is_checked():
