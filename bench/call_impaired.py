@@ -232,6 +232,10 @@ async def run_call(
         url, f"impaired-{scenario.name}-{time.monotonic_ns()}", scenario
     )
     t0 = time.monotonic()
+    # The links started before the call (the ICE checks and DTLS cross them): their schedule
+    # and per-second counts are that much ahead of the call's clock.
+    started = links[0].started_s
+    lead_s = asyncio.get_running_loop().time() - started if started is not None else 0.0
 
     def clock() -> float:
         return time.monotonic() - t0
@@ -267,7 +271,7 @@ async def run_call(
                 {
                     "t": clock(),
                     "level": levels[-1][1] if levels else None,
-                    "cap_kbps": scenario.forward.rate_at(clock()),
+                    "cap_kbps": scenario.forward.rate_at(clock() + lead_s),
                     "sent": session.stats.totals.get("frames", 0),
                 }
             )
@@ -287,9 +291,11 @@ async def run_call(
     forward, back = links[0].counts, links[1].counts
     levels = [(at - t0, level, reason) for at, level, reason in session.peer_levels().get(
         "receiver", [])]  # fmt: skip
-    return _summary(
+    summary = _summary(
         scenario, trace, elapsed, session, forward, back, levels, loaded, pipeline, load
     )
+    summary["link_lead_s"] = lead_s
+    return summary
 
 
 def _longest_gap(times: list[float], start: float, end: float) -> float | None:
@@ -425,7 +431,9 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     if steps:
         r = steps[0]
         rates = r["forward_kbps_per_second"]
-        ax.step(range(len(rates)), rates, where="post", label="forward wire kbit/s (IP)")
+        lead = r.get("link_lead_s", 0.0)
+        ax.step([i - lead for i in range(len(rates))], rates, where="post",
+                label="forward wire kbit/s (IP)")  # fmt: skip
         caps = [s["cap_kbps"] for s in r["samples"]]
         ax.plot([s["t"] for s in r["samples"]], caps, "k--", label="cap kbit/s")
         ax.set_ylabel("kbit/s")

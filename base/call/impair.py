@@ -263,6 +263,12 @@ class Impairment:
         self._closed = False
 
     @property
+    def started_s(self) -> float | None:
+        """The event loop's time when the link started (its schedule and per-second counts
+        count from here); None before :meth:`install`."""
+        return None if self._model is None else self._model.start_s
+
+    @property
     def counts(self) -> Direction:
         return self._model.counts if self._model is not None else Direction()
 
