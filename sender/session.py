@@ -61,6 +61,7 @@ class _Peer:
     pacer: KeyframePacer | None = None
     packing: PackingTransport | None = None
     refining: bool = False  # the pacer holds a refinement (a better copy of the face in use)
+    keyframes_sent: int = 0
     packs: list[tuple[float, int]] = field(default_factory=list)  # (monotonic s, pack size)
 
 
@@ -240,23 +241,41 @@ class SenderSession:
         chunks = self.pipeline.current_keyframe()
         if not chunks:
             return  # none yet: it goes to everyone with the first face
-        self._send_keyframe_chunks(peer, chunks, self.pipeline.current_preview())
+        self._send_keyframe_chunks(peer, chunks, self.pipeline.current_preview(), urgent=True)
 
     def _send_keyframe_chunks(
-        self, peer: _Peer, full: list[bytes], preview: list[bytes] | None, refinement: bool = False
+        self,
+        peer: _Peer,
+        full: list[bytes],
+        preview: list[bytes] | None,
+        refinement: bool = False,
+        urgent: bool = False,
     ) -> None:
         """``full`` to ``peer``, paced where it adapts (its preview first if the full one
-        would take long), at once otherwise. Chunks of an older keyframe still waiting go."""
+        would take long), at once otherwise. Chunks of an older keyframe still waiting go.
+
+        ``urgent`` (the receiver has no face: it joined, or asked): the first keyframe, the
+        preview where there is one, goes at once: until it is in, motion cannot be shown
+        anyway, so it has nothing to wait for."""
         peer.last_keyframe_s = time.monotonic()
         peer.refining = refinement
+        urgent = urgent or peer.keyframes_sent == 0
+        peer.keyframes_sent += 1
         if peer.pacer is None:
             chunks = full
             for chunk in chunks:
                 peer.transport.send("control", chunk)
         else:
             seconds = sum(map(len, full)) * 8 / (peer.pacer.rate_kbps * 1000)
-            chunks = (preview or []) + full if seconds > PREVIEW_AFTER_S else full
-            peer.pacer.replace(chunks)
+            first, rest = (preview, full) if preview and seconds > PREVIEW_AFTER_S else (full, [])
+            chunks = first + rest
+            if urgent:
+                peer.pacer.replace([])
+                for chunk in first:
+                    peer.transport.send("control", chunk)
+                peer.pacer.push(rest)
+            else:
+                peer.pacer.replace(chunks)
         self.stats.add_bytes("keyframe", sum(map(len, chunks)))
 
     def _on_message(self, peer_id: str, channel: Channel, message: Message) -> None:
