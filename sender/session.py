@@ -49,6 +49,8 @@ PREVIEW_AFTER_S = 0.5
 REFINE_AFTER_S = 4.0
 #: How far back a receiver's report baseline reaches (LinkReporter.base_window_s), with margin.
 BASELINE_S = 11.0
+#: The most latency adaptive packing may add to a frame (see SenderSession._bounded_pack).
+MAX_PACK_DELAY_MS = 200.0
 
 
 @dataclass
@@ -102,10 +104,11 @@ class SenderSession:
         config = self.pipeline.config
         if config.adapt:
             policy = AdaptationPolicy(self.levels, self.adaptation, time.monotonic())
-            level = policy.current
-            packing = PackingTransport(transport, level.pack, self._pack_wait_ms(level.pack))
+            pack = self._bounded_pack(policy.current.pack)
+            packing = PackingTransport(transport, pack, self._pack_wait_ms(pack))
             peer = self._peers[peer_id] = _Peer(packing, policy=policy, packing=packing)
-            peer.packs.append((time.monotonic(), level.pack))
+            peer.packs.append((time.monotonic(), pack))
+            level = policy.current
             buffered = getattr(transport, "buffered", None)
             peer.pacer = KeyframePacer(
                 lambda chunk: packing.send("control", chunk),
@@ -127,6 +130,16 @@ class SenderSession:
     async def _greet_when(self, opened: asyncio.Event) -> None:
         await opened.wait()
         self._greet_ready()
+
+    def _bounded_pack(self, pack: int) -> int:
+        """A level's pack size, cut so packing adds at most :data:`MAX_PACK_DELAY_MS`.
+
+        N frames per message delay each frame by up to N - 1 frame intervals: at 25 fps every
+        level's pack fits, but at a few fps (a low capture rate, a starved CPU) pack 5 would add
+        seconds (the 30-minute soak at 2.5 fps measured 1.8-2.2 s glass-to-glass, mostly that).
+        """
+        frame_ms = 1000.0 / self.pipeline.fps
+        return max(1, min(pack, 1 + int(MAX_PACK_DELAY_MS // frame_ms)))
 
     def _pack_wait_ms(self, size: int) -> float:
         """A partial pack goes out half a frame after the pack should have filled."""
@@ -188,10 +201,11 @@ class SenderSession:
         assert peer.policy is not None
         level = peer.policy.current
         now = time.monotonic()
-        if peer.packing is not None and peer.packing.size != level.pack:
-            peer.packing.resize(level.pack, self._pack_wait_ms(level.pack))
+        pack = self._bounded_pack(level.pack)
+        if peer.packing is not None and peer.packing.size != pack:
+            peer.packing.resize(pack, self._pack_wait_ms(pack))
             peer.packs = [p for p in peer.packs if p[0] >= now - 2 * BASELINE_S]
-            peer.packs.append((now, level.pack))
+            peer.packs.append((now, pack))
         history = peer.policy.history
         down = len(history) > 1 and history[-1].level > history[-2].level
         if peer.pacer is not None:

@@ -148,6 +148,56 @@ def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
     assert after and all(m[:1] != b"P" for m in after)  # full: one frame a message again
 
 
+def test_packing_never_adds_more_than_its_latency_bound_at_a_low_frame_rate():
+    """At 5 fps the lowest level's five frames a message would hold a frame back 800 ms: the
+    pack is cut to what fits MAX_PACK_DELAY_MS (two frames at 200 ms a frame)."""
+    from vid2vid.call import control
+    from vid2vid.call.adapt import AdaptationConfig
+    from vid2vid.call.pack import unpack
+    from vid2vid.sender.session import MAX_PACK_DELAY_MS
+
+    if not CLIP.is_file():
+        pytest.skip(f"shared data absent: {CLIP}")
+    loaded = load_weights(None, "tiny")
+    runtime = open_runtime(loaded, "torch")
+    config = AdaptationConfig(start_level=0, down_hold_s=0.2, up_after_s=30, probe_s=60)
+
+    async def run():
+        capture = FileCapture(CLIP, loop=True)
+        pipeline = SendPipeline(loaded, runtime, SenderConfig(), 5.0)
+        session = SenderSession(pipeline, capture, adaptation=config)
+        a, b = memory_pair()
+        sent: list[bytes] = []
+        send = a.send
+
+        def record(channel, message):
+            if channel == "motion":
+                sent.append(message)
+            return send(channel, message)
+
+        a.send = record  # type: ignore[method-assign]
+        session.add_peer("r", a)
+        stream = asyncio.create_task(session.run())
+        bad = control.LinkReport(1000.0, 10, 10, 5, 400.0, 5.0)
+        for _ in range(40):
+            b.send("control", control.link_message(bad))
+            await asyncio.sleep(0.1)
+            if session.snapshot()["levels"]["r"] == "minimal":
+                break
+        level_reached = session.snapshot()["levels"]["r"]
+        sent.clear()
+        await asyncio.sleep(1.5)
+        stream.cancel()
+        await asyncio.gather(stream, return_exceptions=True)
+        capture.close()
+        return level_reached, sent
+
+    level, sent = asyncio.run(run())
+    assert level == "minimal"
+    sizes = [len(unpack(m)) if m[:1] == b"P" else 1 for m in sent]
+    assert sizes and max(sizes) == 1 + int(MAX_PACK_DELAY_MS // 200.0) == 2
+
+
 def test_a_receiver_on_a_lossy_link_reports_it_and_the_sender_steps_down():
     """The whole loop: a real receiver core counts the gaps of a 45 %-lossy in-memory link,
     reports them on the control channel about once a second, and the sender's policy steps
