@@ -38,7 +38,7 @@ def test_writes_the_requested_frames_side_by_side(tmp_path, clip, portrait, caps
             "--config",
             "tiny",
             "--frames",
-            "6",
+            "25",
             "--compare",
             "--yaw",
             "20",
@@ -46,7 +46,7 @@ def test_writes_the_requested_frames_side_by_side(tmp_path, clip, portrait, caps
     )
     assert code == 0
     frames = _frames(out)
-    assert len(frames) == 6
+    assert len(frames) == 25
     assert frames[0].shape == (64, 3 * 64, 3)
     # The driving panel moves with the clip; the result panel is not one flat colour.
     assert np.abs(frames[0][:, 64:128].astype(int) - frames[-1][:, 64:128]).mean() > 0.5
