@@ -10,8 +10,8 @@
 set -euo pipefail
 
 SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-../data/train-256}
-EVAL=${EVAL:-../data/clips-256}
+DATA=${DATA:-../data/train-256s}   # s: still framing, the tracker's default since step 5640
+EVAL=${EVAL:-../data/clips-256s}
 RUN=${RUN:-../runs/lite-256}
 # Whole people held out: each appears in one clip of the corpus only (checked on a contact sheet
 # of every clip: the corpus repeats Obama, Trump, AOC, Robert Downey Jr. and others across
