@@ -22,6 +22,16 @@ HELD_OUT=(IP_LAP__test__template_video__129 styletalk__samples__source_video__vi
 
 vid2vid-prep "$SHARED/train" -o "$DATA" --size 256 --quiet
 vid2vid-prep "$SHARED/clips" -o "$EVAL" --size 256 --quiet
+# HIRES (e.g. ../data/train-512s): 512 px crops of the videos whose faces are natively 512 px or
+# more (training/recipes/hires-512.txt: source width >= 512 and median face >= 240 px).
+if [ -n "${HIRES:-}" ]; then
+    src=$(mktemp -d)
+    while read -r name; do
+        [ -n "$name" ] && ln -s "$(realpath "$SHARED/train/$name")" "$src/$name"
+    done < "$(dirname "$0")/hires-512.txt"
+    vid2vid-prep "$src" -o "$HIRES" --size 512 --quiet
+    rm -rf "$src"
+fi
 
 args=()
 for id in "${HELD_OUT[@]}"; do args+=(--holdout "$id"); done
