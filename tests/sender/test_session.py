@@ -87,12 +87,43 @@ def test_late_join_and_face_found_again_bring_keyframes(face_gap_clip):
     assert np.abs(np.diff(images, axis=0)).max() > 0
 
 
+def _record_sends(transport) -> list[tuple[float, str, object]]:
+    """Keep (loop time, channel, message) of everything sent through ``transport``."""
+    sent: list[tuple[float, str, object]] = []
+    loop = asyncio.get_running_loop()
+    send = transport.send
+
+    def record(channel, message):
+        sent.append((loop.time(), channel, message))
+        return send(channel, message)
+
+    transport.send = record
+    return sent
+
+
+async def _report_until(session: SenderSession, receiver_end, report, level: str) -> None:
+    """Send ``report`` from the receiver's end ten times a second until its level is ``level``
+    (at most 4 s)."""
+    from vid2vid.call import control
+
+    for _ in range(40):
+        receiver_end.send("control", control.link_message(report))
+        await asyncio.sleep(0.1)
+        if session.snapshot()["levels"]["r"] == level:
+            return
+
+
+def _frames_per_message(messages: list[bytes]) -> list[int]:
+    from vid2vid.call.pack import unpack
+
+    return [len(unpack(m)) if m[:1] == b"P" else 1 for m in messages]
+
+
 def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
     """Bad reports step the receiver down to the lowest level (its motion comes packed five
     frames a message, the stream's quantizer drops); clean reports bring it back up."""
     from vid2vid.call import control
     from vid2vid.call.adapt import AdaptationConfig
-    from vid2vid.call.pack import unpack
 
     if not CLIP.is_file():
         pytest.skip(f"shared data absent: {CLIP}")
@@ -105,26 +136,15 @@ def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
         pipeline = SendPipeline(loaded, runtime, SenderConfig(), capture.fps)
         session = SenderSession(pipeline, capture, adaptation=config)
         a, b = memory_pair()
-        messages: list[tuple[float, str, object]] = []  # as the sender sent them
+        messages = _record_sends(a)  # as the sender sent them
         loop = asyncio.get_running_loop()
-        send = a.send
-
-        def record(channel, message):
-            messages.append((loop.time(), channel, message))
-            return send(channel, message)
-
-        a.send = record  # type: ignore[method-assign]
         session.add_peer("r", a)
         stream = asyncio.create_task(session.run())
         bad = control.LinkReport(1000.0, 10, 10, 5, 400.0, 5.0)
         good = control.LinkReport(1000.0, 25, 0, 0, 0.0, 8.0)
         seen = {}
         for report, name in ((bad, "minimal"), (good, "full")):
-            for _ in range(40):
-                b.send("control", control.link_message(report))
-                await asyncio.sleep(0.1)
-                if session.snapshot()["levels"]["r"] == name:
-                    break
+            await _report_until(session, b, report, name)
             seen[name] = (loop.time(), pipeline.encoder.quality)
             await asyncio.sleep(1.0)  # a few packs at this level
         stream.cancel()
@@ -138,11 +158,10 @@ def test_link_reports_step_a_receivers_level_its_packs_and_the_stream_quality():
     assert set(seen) == {"minimal", "full"}
     assert seen["minimal"][1] < seen["full"][1]  # the motion quantizer followed the level
     start_minimal, start_full = seen["minimal"][0], seen["full"][0]
-    packed = [
-        len(unpack(m)) if m[:1] == b"P" else 1
-        for t, channel, m in messages
-        if channel == "motion" and start_minimal + 0.3 < t < start_minimal + 1.0
-    ]
+    packed = _frames_per_message(
+        [m for t, channel, m in messages
+         if channel == "motion" and start_minimal + 0.3 < t < start_minimal + 1.0]
+    )  # fmt: skip
     assert packed and max(packed) == 5  # minimal packs five frames a message
     after = [m for t, channel, m in messages if channel == "motion" and t > start_full + 0.3]
     assert after and all(m[:1] != b"P" for m in after)  # full: one frame a message again
@@ -153,7 +172,6 @@ def test_packing_never_adds_more_than_its_latency_bound_at_a_low_frame_rate():
     pack is cut to what fits MAX_PACK_DELAY_MS (two frames at 200 ms a frame)."""
     from vid2vid.call import control
     from vid2vid.call.adapt import AdaptationConfig
-    from vid2vid.call.pack import unpack
     from vid2vid.sender.session import MAX_PACK_DELAY_MS
 
     if not CLIP.is_file():
@@ -167,34 +185,22 @@ def test_packing_never_adds_more_than_its_latency_bound_at_a_low_frame_rate():
         pipeline = SendPipeline(loaded, runtime, SenderConfig(), 5.0)
         session = SenderSession(pipeline, capture, adaptation=config)
         a, b = memory_pair()
-        sent: list[bytes] = []
-        send = a.send
-
-        def record(channel, message):
-            if channel == "motion":
-                sent.append(message)
-            return send(channel, message)
-
-        a.send = record  # type: ignore[method-assign]
+        sent = _record_sends(a)
         session.add_peer("r", a)
         stream = asyncio.create_task(session.run())
         bad = control.LinkReport(1000.0, 10, 10, 5, 400.0, 5.0)
-        for _ in range(40):
-            b.send("control", control.link_message(bad))
-            await asyncio.sleep(0.1)
-            if session.snapshot()["levels"]["r"] == "minimal":
-                break
+        await _report_until(session, b, bad, "minimal")
         level_reached = session.snapshot()["levels"]["r"]
         sent.clear()
         await asyncio.sleep(1.5)
         stream.cancel()
         await asyncio.gather(stream, return_exceptions=True)
         capture.close()
-        return level_reached, sent
+        return level_reached, [m for _, channel, m in sent if channel == "motion"]
 
     level, sent = asyncio.run(run())
     assert level == "minimal"
-    sizes = [len(unpack(m)) if m[:1] == b"P" else 1 for m in sent]
+    sizes = _frames_per_message(sent)
     assert sizes and max(sizes) == 1 + int(MAX_PACK_DELAY_MS // 200.0) == 2
 
 
