@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vid2vid.codec.face import CropBox, CropConfig, FaceTracker
+from vid2vid.codec.face import CropBox, CropConfig, FaceTracker, Recentre
 from vid2vid.codec.video import VideoReader
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 from vid2vid.training.shards import (
@@ -61,7 +61,7 @@ class PrepConfig:
     quality: int = 95
     hold: float = CropConfig.hold  # framing as the sender's tracker frames (see CropConfig)
     hold_size: float = CropConfig.hold_size
-    recentre: str = CropConfig.recentre
+    recentre: Recentre = CropConfig.recentre
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size % 32:
@@ -78,6 +78,13 @@ class PrepConfig:
             raise ConfigError(f"min_crop must be in [0, 4], got {self.min_crop}")
         if not 1 <= self.quality <= 100:
             raise ConfigError(f"quality must be in 1..100, got {self.quality}")
+        self.crop_config()  # a bad --hold or --recentre fails here, not in the first video
+
+    def crop_config(self) -> CropConfig:
+        """The tracker's framing for these crops (checked by :class:`CropConfig`)."""
+        return CropConfig(
+            output_size=self.size, hold=self.hold, hold_size=self.hold_size, recentre=self.recentre
+        )
 
     def recorded(self) -> dict[str, object]:
         """The settings that shape the crops (max_frames may grow between runs)."""
@@ -123,13 +130,7 @@ def steady_segments(
     path: Path, config: PrepConfig, progress: tqdm | None = None
 ) -> Iterator[tuple[int, float, list[np.ndarray]]]:
     """(first frame index, fps, crops) of each steady face segment of the video at ``path``."""
-    crop = CropConfig(
-        output_size=config.size,
-        hold=config.hold,
-        hold_size=config.hold_size,
-        recentre=config.recentre,  # type: ignore[arg-type]
-    )
-    tracker = FaceTracker(crop)
+    tracker = FaceTracker(config.crop_config())
     min_box = config.min_crop * config.size
     crops: list[np.ndarray] = []
     start = 0
