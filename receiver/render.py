@@ -37,8 +37,7 @@ from vid2vid.codec.bitstream.motion_params import MotionParams
 from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.imageio import tensor_to_frames
 from vid2vid.codec.keypoints import FreeView
-from vid2vid.codec.stream import LoadedKeyframe, Runtime
-from vid2vid.codec.wire import params_to_motion
+from vid2vid.codec.stream import LoadedKeyframe, Runtime, driving_keypoints
 from vid2vid.engines.batching import DecodeRequest, decode_batch
 
 if TYPE_CHECKING:
@@ -69,20 +68,20 @@ class Pose(NamedTuple):
 def render_batch(loaded: LoadedModel, runtime: Runtime, jobs: Sequence[Pose]) -> list[np.ndarray]:
     """Every pose's frame (``S x S x 3`` BGR uint8), in order, from one batched decode.
 
-    The per-stream steps are :meth:`~vid2vid.codec.stream.StreamDecoder.render`'s (x_d posed
-    on the stream's own x_c with the view, then the model's adjustment of x_d to x_s); only
-    M + warp + G run once for all (a test holds the two equal)."""
+    The per-stream steps are :meth:`~vid2vid.codec.stream.StreamDecoder.render`'s
+    (:func:`~vid2vid.codec.stream.driving_keypoints`); only M + warp + G run once for all (a
+    test holds the two equal)."""
     if not jobs:
         return []
-    model = loaded.model
-    requests = []
     with torch.inference_mode():
-        for job in jobs:
-            kf = job.features.features
-            driving = params_to_motion([job.params], kf.canonical.device)
-            driving_kp = model.pose(kf.canonical, driving, job.view, jacobians=kf.jacobians)
-            driving_kp = model.adjust_driving(job.features.source, driving_kp)
-            requests.append(DecodeRequest(kf.volume, job.features.source, driving_kp))
+        requests = [
+            DecodeRequest(
+                job.features.features.volume,
+                job.features.source,
+                driving_keypoints(loaded, job.features, job.params, job.view),
+            )
+            for job in jobs
+        ]
         decode_many = getattr(runtime, "decode_many", None)
         frames = decode_many(requests) if decode_many is not None else decode_batch(
             runtime, requests

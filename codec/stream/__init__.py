@@ -6,7 +6,12 @@
 commands, the live call and the benchmarks all go through these two classes.
 """
 
-from vid2vid.codec.stream.decoder import DecodeReport, LoadedKeyframe, StreamDecoder
+from vid2vid.codec.stream.decoder import (
+    DecodeReport,
+    LoadedKeyframe,
+    StreamDecoder,
+    driving_keypoints,
+)
 from vid2vid.codec.stream.dispatch import (
     KeyframeChunk,
     MotionPacket,
@@ -46,6 +51,7 @@ __all__ = [
     "StreamDecoder",
     "StreamEncoder",
     "intra_period_frames",
+    "driving_keypoints",
     "keyframe_features",
     "make_keyframe",
 ]

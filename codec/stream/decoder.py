@@ -49,6 +49,18 @@ class LoadedKeyframe:
     params: MotionParams  # the keyframe's own pose, shown until motion arrives
 
 
+def driving_keypoints(
+    loaded: LoadedModel, keyframe: LoadedKeyframe, params: MotionParams, view: FreeView
+) -> Keypoints:
+    """x_d for one frame: the keyframe's x_c posed by ``params`` and the free view, then the
+    model's adjustment of x_d to x_s. What goes into the decoder beside f_s and x_s, for one
+    stream (:meth:`StreamDecoder.render`) or a batch of them (the receiver's renderer)."""
+    model, kf = loaded.model, keyframe.features
+    driving = params_to_motion([params], kf.canonical.device)
+    posed = model.pose(kf.canonical, driving, view, jacobians=kf.jacobians)
+    return model.adjust_driving(keyframe.source, posed)
+
+
 @dataclass
 class DecodeReport:
     """What happened to every packet of the stream."""
@@ -118,14 +130,9 @@ class StreamDecoder:
         self, keyframe: LoadedKeyframe, params: MotionParams, view: FreeView | None = None
     ) -> np.ndarray:
         """One frame of ``keyframe`` posed by ``params`` (and the free view)."""
-        model, kf = self.loaded.model, keyframe.features
         with torch.inference_mode():
-            driving = params_to_motion([params], kf.canonical.device)
-            driving_kp = model.pose(
-                kf.canonical, driving, view or self.view, jacobians=kf.jacobians
-            )
-            driving_kp = model.adjust_driving(keyframe.source, driving_kp)
-            image = self.runtime.decode(kf.volume, keyframe.source, driving_kp)
+            driving_kp = driving_keypoints(self.loaded, keyframe, params, view or self.view)
+            image = self.runtime.decode(keyframe.features.volume, keyframe.source, driving_kp)
         return tensor_to_frames(image)[0]
 
     def between(self, timestamp_ms: int, params: MotionParams) -> list[MotionParams]:
