@@ -3,8 +3,8 @@
 For every clip the face is tracked and cropped once (:class:`~vid2vid.codec.clip.FaceClip`), and
 every codec gets the same crop at each ``--res``:
 
-* vid2vid: the motion is measured once, then for each keyframe form (``image``: JPEG q90,
-  ``volume``: int8 appearance volume) and motion quality the real packets are made by the encoder
+* vid2vid: the motion is measured once, then for each keyframe form (``image``: the encoder's
+  default key image, WebP q80; ``volume``: int8 appearance volume) and motion quality the real packets are made by the encoder
   and decoded by the receiver's :class:`~vid2vid.codec.stream.StreamDecoder`. Every byte counts:
   keyframe chunks and motion packets with their headers. The model's output is resized to
   ``--res`` when its output size differs (said in the report).
@@ -56,11 +56,11 @@ from vid2vid.bench.metrics import (
 from vid2vid.bench.neural_codec import KEYFRAME_FORMS, decode_stream, encode_stream, measure_motion
 from vid2vid.bench.wire_model import RtpModel, TimedPacket, WireFigures
 from vid2vid.codec.bitstream.header import PacketHeader, PacketType, timestamp_distance
-from vid2vid.codec.bitstream.keyframe import AppearanceKind
 from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.keyframe_image import decode_key_image, encode_key_image
+from vid2vid.codec.stream import DEFAULT_IMAGE_QUALITY, DEFAULT_KEYFRAME, KEYFRAME_KINDS
 from vid2vid.engines.runtime import open_runtime
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 
@@ -272,14 +272,15 @@ def run_vid2vid(
 
 
 FROZEN = "frozen-keyframe"
+KEY_KIND = KEYFRAME_KINDS[DEFAULT_KEYFRAME]  # the frozen row's key image, as vid2vid's
 
 
 def run_frozen(
     clip: ClipFrames, options: BenchOptions, faces: FaceMetrics, keyframe_bytes: int
 ) -> tuple[list[dict], dict]:
-    """What a receiver shows with no motion at all: the first frame, held, as the keyframe's JPEG
-    (q90, vid2vid's key image) gives it (and each new keyframe where the tracker re-framed the
-    face, as vid2vid's). It costs the keyframes and nothing after them; a codec worth its
+    """What a receiver shows with no motion at all: the first frame, held, as vid2vid's key image
+    (the encoder's default form and quality) gives it (and each new keyframe where the tracker
+    re-framed the face, as vid2vid's). It costs the keyframes and nothing after them; a codec worth its
     packets must beat it by a clear margin."""
     n = len(clip.frames)
     rows, decoded = [], {}
@@ -288,8 +289,9 @@ def run_frozen(
         frames = clip.at(size)
         keys = {}
         for i in sorted(set(source.tolist())):
-            jpeg = encode_key_image(np.ascontiguousarray(frames[i][..., ::-1]), AppearanceKind.JPEG)
-            keys[i] = decode_key_image(jpeg, AppearanceKind.JPEG)[..., ::-1]
+            data = encode_key_image(np.ascontiguousarray(frames[i][..., ::-1]), KEY_KIND,
+                                    DEFAULT_IMAGE_QUALITY)  # fmt: skip
+            keys[i] = decode_key_image(data, KEY_KIND)[..., ::-1]
         held = np.stack([keys[i] for i in source])
         row = {"clip": clip.name, "codec": FROZEN, "setting": "first frame", "frames": n,
                "fps": clip.fps, "res": size}  # fmt: skip
@@ -431,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--call-seconds", type=float, default=60.0,
                         help="call length the keyframe/intra frame is spread over (default: 60)")  # fmt: skip
     parser.add_argument("--keyframe", default="image,volume",
-                        help="vid2vid keyframe forms: image (JPEG q90), volume (int8) (default: both)")  # fmt: skip
+                        help="vid2vid keyframe forms: image (the encoder's default key image, WebP q80), volume (int8) (default: both)")  # fmt: skip
     parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
                         help="vid2vid motion qualities 1..100 (default: %(default)s)")  # fmt: skip
     parser.add_argument("--crfs", default=None,

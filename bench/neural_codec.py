@@ -16,7 +16,16 @@ from typing import Literal
 import numpy as np
 
 from vid2vid.codec.checkpoint import LoadedModel
-from vid2vid.codec.stream import FrameMotion, Runtime, StreamConfig, StreamDecoder, StreamEncoder
+from vid2vid.codec.stream import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
+    FrameMotion,
+    KeyframeForm,
+    Runtime,
+    StreamConfig,
+    StreamDecoder,
+    StreamEncoder,
+)
 from vid2vid.codec.stream_stats import StreamStats
 from vid2vid.engines.runtime import TorchRuntime
 from vid2vid.errors import InputError
@@ -24,9 +33,10 @@ from vid2vid.errors import InputError
 __all__ = ["KEYFRAME_FORMS", "NeuralStream", "decode_stream", "encode_stream", "measure_motion"]
 
 KeyframeChoice = Literal["image", "volume"]
-#: The benchmark's two keyframe forms: the encoder's default JPEG q90 image, and the int8 volume.
-KEYFRAME_FORMS: dict[str, Literal["jpeg", "volume-int8"]] = {
-    "image": "jpeg",
+#: The benchmark's two keyframe forms: the encoder's default key image (WebP q80), and the int8
+#: volume.
+KEYFRAME_FORMS: dict[str, KeyframeForm] = {
+    "image": DEFAULT_KEYFRAME,
     "volume": "volume-int8",
 }
 
@@ -75,7 +85,7 @@ def encode_stream(
     fps: float,
     keyframe: KeyframeChoice,
     quality: int,
-    image_quality: int = 90,
+    image_quality: int = DEFAULT_IMAGE_QUALITY,
     runtime: Runtime | None = None,
     motion_every: int = 1,
 ) -> NeuralStream:

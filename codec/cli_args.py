@@ -14,7 +14,7 @@ from pathlib import Path
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
 from vid2vid.codec.checkpoint import DEFAULT_MODEL
 from vid2vid.codec.config import PRESETS
-from vid2vid.codec.stream.keyframes import KEYFRAME_KINDS
+from vid2vid.codec.stream.keyframes import DEFAULT_KEYFRAME, KEYFRAME_KINDS
 
 
 def add_model_arguments(
@@ -59,8 +59,8 @@ def add_coding_arguments(
     parser.add_argument(
         "--keyframe",
         choices=sorted(KEYFRAME_KINDS),
-        default="jpeg",
-        help="keyframe form: a coded image, or the appearance volume (default: jpeg)",
+        default=DEFAULT_KEYFRAME,
+        help=f"keyframe form: a coded image, or the appearance volume (default: {DEFAULT_KEYFRAME})",
     )
     parser.add_argument(
         "--intra-period",

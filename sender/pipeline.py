@@ -34,6 +34,8 @@ from vid2vid.codec.checkpoint import LoadedModel
 from vid2vid.codec.face import CropConfig, FaceTracker
 from vid2vid.codec.imageio import frames_to_tensor
 from vid2vid.codec.stream import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
     Counters,
     KeyframeForm,
     Runtime,
@@ -64,8 +66,8 @@ class SenderConfig:
 
     quality: int = DEFAULT_QUALITY
     intra_period_s: float = 1.0
-    keyframe: KeyframeForm = "jpeg"
-    image_quality: int = 90
+    keyframe: KeyframeForm = DEFAULT_KEYFRAME
+    image_quality: int = DEFAULT_IMAGE_QUALITY
     stream_id: int = 0
     #: CRF of the live x264 reference (what H.264 would need for the same crops); None: off.
     h264_crf: int | None = None

@@ -37,7 +37,12 @@ import numpy as np
 from vid2vid.call.control import LinkReport
 from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, TIMESTAMP_MODULUS, sequence_distance
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY
-from vid2vid.codec.stream import KEYFRAME_KINDS, KeyframeForm
+from vid2vid.codec.stream import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
+    KEYFRAME_KINDS,
+    KeyframeForm,
+)
 from vid2vid.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -153,16 +158,17 @@ class QualityLevel:
 def default_levels(
     quality: int = DEFAULT_QUALITY,
     pack: int = 1,
-    keyframe: KeyframeForm = "jpeg",
-    image_quality: int = 90,
+    keyframe: KeyframeForm = DEFAULT_KEYFRAME,
+    image_quality: int = DEFAULT_IMAGE_QUALITY,
 ) -> tuple[QualityLevel, ...]:
     """The ladder under a sender's own settings (its level 0), best first.
 
     Sized on the default model at 25–30 fps (``bench/reports/wire-lite256-loopback``): pack 1
     costs ≈ 27–33 kbit/s forward, pack 2 ≈ 17–21, pack 3 ≈ 13–17, pack 5 ≈ 11–14; a 512 px
     key image is ≈ 25 KB as JPEG q90, 7.5 KB as WebP q80, 4.9 KB at q60, 3.7 KB at q40. So
-    ``full`` fits a 64 kbit/s path with its keyframe paced at 32 (6 s for the full JPEG, sent
-    behind a smaller one the receiver already shows), ``good`` 48, ``low`` 32, ``minimal`` 24.
+    ``full`` (by default WebP q80, the sender's own key image) fits a 64 kbit/s path with its
+    keyframe paced at 32 (2 s for the key image, 6 s for a JPEG q90 one, sent behind a smaller
+    one the receiver already shows), ``good`` 48, ``low`` 32, ``minimal`` 24.
     """
     return (
         QualityLevel("full", quality, pack, keyframe, image_quality, 32.0),

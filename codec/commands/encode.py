@@ -31,6 +31,8 @@ from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_coding_arguments, add_model_arguments
 from vid2vid.codec.clip import FaceClip
 from vid2vid.codec.stream import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
     FrameMotion,
     KeyframeForm,
     Runtime,
@@ -54,8 +56,8 @@ class EncodeOptions:
     output: Path
     quality: int = DEFAULT_QUALITY
     kbps: float | None = None
-    keyframe: KeyframeForm = "jpeg"
-    image_quality: int = 90
+    keyframe: KeyframeForm = DEFAULT_KEYFRAME
+    image_quality: int = DEFAULT_IMAGE_QUALITY
     intra_period_s: float = 1.0
     max_frames: int | None = None
     stream_id: int = 0
@@ -170,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="target all-in rate (motion + headers + keyframe over 60 s); picks --quality",
     )
     parser.add_argument(
-        "--image-quality", type=int, default=90, help="JPEG/WebP quality 1..100 (default: 90)"
+        "--image-quality",
+        type=int,
+        default=DEFAULT_IMAGE_QUALITY,
+        help=f"JPEG/WebP quality 1..100 (default: {DEFAULT_IMAGE_QUALITY})",
     )
     add_model_arguments(parser)
     parser.add_argument(

@@ -27,6 +27,8 @@ from vid2vid.codec.stream.encoder import (
     intra_period_frames,
 )
 from vid2vid.codec.stream.keyframes import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
     KEYFRAME_KINDS,
     KeyframeForm,
     keyframe_features,
@@ -35,6 +37,8 @@ from vid2vid.codec.stream.keyframes import (
 from vid2vid.codec.stream.runtime import Runtime
 
 __all__ = [
+    "DEFAULT_IMAGE_QUALITY",
+    "DEFAULT_KEYFRAME",
     "KEYFRAME_KINDS",
     "Counters",
     "DecodeReport",

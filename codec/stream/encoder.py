@@ -25,7 +25,13 @@ from vid2vid.codec.bitstream.keyframe import Keyframe, encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, INTRA_PERIOD_MAX, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import MotionLayout, MotionParams
 from vid2vid.codec.imageio import frames_to_tensor
-from vid2vid.codec.stream.keyframes import KEYFRAME_KINDS, KeyframeForm, make_keyframe
+from vid2vid.codec.stream.keyframes import (
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_KEYFRAME,
+    KEYFRAME_KINDS,
+    KeyframeForm,
+    make_keyframe,
+)
 from vid2vid.codec.stream.runtime import Runtime
 from vid2vid.codec.wire import layout_for, motion_to_params
 from vid2vid.errors import ConfigError
@@ -42,8 +48,8 @@ class StreamConfig:
 
     quality: int = DEFAULT_QUALITY
     intra_period_s: float = 1.0
-    keyframe: KeyframeForm = "jpeg"
-    image_quality: int = 90
+    keyframe: KeyframeForm = DEFAULT_KEYFRAME
+    image_quality: int = DEFAULT_IMAGE_QUALITY
     stream_id: int = 0
     #: Send the motion of every N-th frame only; the receiver's decoder interpolates the frames
     #: between (:class:`~vid2vid.codec.stream.StreamDecoder`'s ``frame_interval_ms``). Halves

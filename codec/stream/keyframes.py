@@ -32,14 +32,20 @@ KEYFRAME_KINDS: dict[str, AppearanceKind] = {
     "volume-int8": AppearanceKind.VOLUME_INT8_ZSTD,
     "volume-fp16": AppearanceKind.VOLUME_FP16_ZSTD,
 }
+#: The key image a sender sends unless told otherwise. On the first 512 px crops of the 13
+#: held-out and shared clips WebP q80 averaged 8.8 KB at 42.7 dB against the crop, JPEG q90
+#: 28.1 KB at 46.8 dB; the rebuilt frames, 20-30 dB from the truth, cannot show the difference,
+#: and a third of the bytes is a third of the wait before the first frame.
+DEFAULT_KEYFRAME: KeyframeForm = "webp"
+DEFAULT_IMAGE_QUALITY = 80
 
 
 def make_keyframe(
     runtime: Runtime,
     fingerprint: str,
     image: np.ndarray,
-    form: KeyframeForm = "jpeg",
-    image_quality: int = 90,
+    form: KeyframeForm = DEFAULT_KEYFRAME,
+    image_quality: int = DEFAULT_IMAGE_QUALITY,
 ) -> Keyframe:
     """The keyframe of ``image`` (a BGR face crop at the model's input size) as ``form``.
 
