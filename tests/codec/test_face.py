@@ -148,6 +148,29 @@ def test_crop_wholly_outside_never_fails() -> None:
     assert (crop_image(frame, far, 20, border="replicate") == frame[-1, 0]).all()
 
 
+def test_default_crop_moves_inside_the_frame_instead_of_padding() -> None:
+    frame = gradient()  # 100 x 120
+    near_edge = crop_image(frame, CropBox(10, 50, 40), 40)
+    assert np.array_equal(near_edge, frame[30:70, 0:40])
+    too_big = crop_image(frame, CropBox(60, 50, 300), 100)
+    assert np.array_equal(too_big, frame[:, 10:110])  # shrunk to the short side, no invented pixel
+
+
+def test_tracker_reports_the_box_it_cut_inside_the_frame() -> None:
+    frame = clip_head("lp_d0.mp4", 1)[0]
+    height, width = frame.shape[:2]
+    big = CropConfig(scale=4.0)  # a head crop larger than the frame
+    result = FaceTracker(big).update(frame)
+    assert result.box is not None and result.crop is not None
+    x0, y0, x1, y1 = result.box.to_int()
+    assert x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
+    assert result.box.size == min(width, height)
+    padded = FaceTracker(CropConfig(scale=4.0, border="constant")).update(frame)
+    assert padded.crop is not None and padded.box is not None and padded.box.size > result.box.size
+    # The reported box lies inside, so cutting it with padding pads nothing: the same pixels.
+    assert np.array_equal(result.crop, crop_image(frame, result.box, 256, border="constant"))
+
+
 def test_clip_moves_the_box_inside() -> None:
     box = CropBox(-10, 95, 300).clip(120, 100)
     assert box.size == 100

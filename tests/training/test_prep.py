@@ -65,6 +65,17 @@ def test_other_crop_settings_are_refused_in_the_same_folder(tmp_path, videos, ca
     assert "\n" not in err
 
 
+def test_framing_is_recorded_and_a_padded_set_is_another_folder(tmp_path, videos, capsys):
+    out = tmp_path / "data"
+    assert main([str(videos), "-o", str(out), *ARGS]) == 0
+    assert read_index(out).settings["border"] == "inside"  # the sender's default framing
+    assert main([str(videos), "-o", str(out), *ARGS, "--border", "replicate"]) == 1
+    assert "use another folder" in capsys.readouterr().err
+    padded = tmp_path / "padded"
+    assert main([str(videos), "-o", str(padded), *ARGS, "--border", "replicate"]) == 0
+    assert read_index(padded).settings["border"] == "replicate"
+
+
 def test_a_video_without_a_face_is_dropped_with_the_reason(tmp_path, capsys):
     folder = tmp_path / "videos"
     rng = np.random.default_rng(0)

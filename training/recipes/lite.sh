@@ -10,8 +10,8 @@
 set -euo pipefail
 
 SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-../data/train-256s}   # s: still framing, the tracker's default since step 5640
-EVAL=${EVAL:-../data/clips-256s}
+DATA=${DATA:-../data/train-256i}   # i: still framing, crops kept inside the frame (the tracker's defaults)
+EVAL=${EVAL:-../data/clips-256i}
 RUN=${RUN:-../runs/lite-256}
 # Whole people held out: each appears in one clip of the corpus only (checked on a contact sheet
 # of every clip: the corpus repeats Obama, Trump, AOC, Robert Downey Jr. and others across
@@ -22,7 +22,7 @@ HELD_OUT=(IP_LAP__test__template_video__129 styletalk__samples__source_video__vi
 
 vid2vid-prep "$SHARED/train" -o "$DATA" --size 256 --quiet
 vid2vid-prep "$SHARED/clips" -o "$EVAL" --size 256 --quiet
-# HIRES (e.g. ../data/train-512s): 512 px crops of the videos whose faces are natively 512 px or
+# HIRES (e.g. ../data/train-512i): 512 px crops of the videos whose faces are natively 512 px or
 # more (training/recipes/hires-512.txt: source width >= 512 and median face >= 240 px).
 if [ -n "${HIRES:-}" ]; then
     src=$(mktemp -d)
