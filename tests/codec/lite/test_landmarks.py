@@ -88,7 +88,6 @@ def test_reader_finds_a_face_that_is_large_and_off_centre() -> None:
     """A crop that holds the face larger and higher than a tracker would (a crop kept inside a
     small frame, a head that moved inside a held crop): the landmarks still land on the face,
     not where a centred face would be."""
-    import dlib
 
     from vid2vid.bench.metrics import find_dlib_models
     from vid2vid.codec.clip import FaceClip
