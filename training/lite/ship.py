@@ -20,6 +20,23 @@ from vid2vid.codec.config import preset
 from vid2vid.errors import ConfigError, Vid2VidError
 
 
+def changes_until(settings: dict, step: int) -> list[dict]:
+    """The run's recorded setting changes that took effect at or before ``step``."""
+    return [c for c in settings.get("changes", []) if c["from_step"] <= step]
+
+
+def setting_at(settings: dict, key: str, step: int) -> object:
+    """``key``'s value when the run was at ``step``: a later change records what it replaced
+    (``was``; runs before that field say the current value and when it came)."""
+    later = [c for c in settings.get("changes", []) if c["key"] == key and c["from_step"] > step]
+    if not later:
+        return settings[key]
+    first = min(later, key=lambda c: c["from_step"])
+    if "was" in first:
+        return first["was"]
+    return f"{settings[key]} (from step {first['from_step']})"
+
+
 def _sources(manifest: Path) -> list[str]:
     if not manifest.is_file():
         return [f"(corpus manifest {manifest} not found when this card was written)"]
@@ -55,7 +72,7 @@ def model_card(
                 "- changed on the way: "
                 + ", ".join(f"{c['key']} {c['value']} from step {c['from_step']}" for c in changes)
             ]
-            if (changes := settings.get("changes"))
+            if (changes := changes_until(settings, best["step"]))
             else []
         ),
         *(
@@ -75,7 +92,8 @@ def model_card(
         "runs at the output size (1.39 M parameters)",
         "- **loss**: L1 on a 3-level image pyramid of the output (eyes and mouth weighted 3x) plus L1 "
         "of the keyframe warped at 64² (no perceptual or adversarial term); pairs of frames of one "
-        f"clip, half of them mirrored; Adam, lr {settings['lr']}, batch {settings['batch']}",
+        f"clip, half of them mirrored; Adam, lr {setting_at(settings, 'lr', best['step'])}, "
+        f"batch {setting_at(settings, 'batch', best['step'])}",
         "",
         "## Data",
         "",

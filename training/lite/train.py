@@ -217,7 +217,12 @@ def train(args: argparse.Namespace) -> int:
             value = value if key in ("batch", "lr") else str(value)
             if value != settings.get(key):
                 settings.setdefault("changes", []).append(
-                    {"key": key, "value": str(value), "from_step": _saved_step(folder)}
+                    {
+                        "key": key,
+                        "value": str(value),
+                        "was": str(settings.get(key)),
+                        "from_step": _saved_step(folder),
+                    }
                 )
                 settings[key] = value
         for i, path in enumerate(args.eval_data):

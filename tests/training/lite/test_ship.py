@@ -1,0 +1,30 @@
+"""The model card describes the shipped step, not where the run went after it."""
+
+from __future__ import annotations
+
+from vid2vid.training.lite.ship import changes_until, setting_at
+
+SETTINGS = {
+    "lr": "5e-05",
+    "batch": 8,
+    "changes": [
+        {"key": "data", "value": "/d/new", "was": "/d/old", "from_step": 100},
+        {"key": "lr", "value": "5e-05", "was": "0.0001", "from_step": 3334},
+    ],
+}
+
+
+def test_only_changes_up_to_the_shipped_step_are_listed() -> None:
+    assert [c["key"] for c in changes_until(SETTINGS, 1160)] == ["data"]
+    assert [c["key"] for c in changes_until(SETTINGS, 3334)] == ["data", "lr"]
+
+
+def test_a_setting_is_read_as_it_was_at_the_shipped_step() -> None:
+    assert setting_at(SETTINGS, "lr", 1160) == "0.0001"
+    assert setting_at(SETTINGS, "lr", 5000) == "5e-05"
+    assert setting_at(SETTINGS, "batch", 1160) == 8
+
+
+def test_a_change_recorded_without_its_old_value_says_when_the_current_one_came() -> None:
+    old = {"lr": "5e-05", "changes": [{"key": "lr", "value": "5e-05", "from_step": 3334}]}
+    assert setting_at(old, "lr", 1160) == "5e-05 (from step 3334)"
