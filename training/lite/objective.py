@@ -29,6 +29,9 @@ class LossWeights:
     #: unweighted L1 is content to move the head and keep the mouth shut.
     expression: float = 2.0
     expression_sigma: float = 0.04  # of the image side
+    #: Weight of the mean squared error of the output: PSNR is a squared error, and L1 alone
+    #: settles for the median where a pixel's future is uncertain (hair, shoulders).
+    squared: float = 0.0
 
 
 #: dlib indices of the eyes (36-47) and the mouth (48-67).
@@ -101,6 +104,10 @@ def lite_loss(
     warp = (warped_small - small).abs().mean()
     loss = pyramid + weights.warp * warp
     parts = {"loss": loss.item(), "pyramid": pyramid.item(), "warp": warp.item()}
+    if weights.squared:
+        squared = (output - driving).square().mean()
+        loss = loss + weights.squared * squared
+        parts.update(loss=loss.item(), squared=squared.item())
     return loss, parts
 
 

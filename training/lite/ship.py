@@ -37,6 +37,23 @@ def setting_at(settings: dict, key: str, step: int) -> object:
     return f"{settings[key]} (from step {first['from_step']})"
 
 
+def loss_text(settings: dict, step: int) -> str:
+    """The loss the shipped step trained with (runs from before the loss settings: the defaults)."""
+
+    def weight(key: str, default: float) -> float:
+        value = setting_at({key: default, **settings}, key, step)
+        return default if value in (None, "None") else float(value)  # type: ignore[arg-type]
+
+    expression, squared = weight("expression_weight", 2.0), weight("squared_weight", 0.0)
+    text = (
+        f"L1 on a 3-level image pyramid of the output (eyes and mouth weighted {1 + expression:g}x) "
+        "plus L1 of the keyframe warped at 64²"
+    )
+    if squared:
+        text += f", plus {squared:g}x the output's mean squared error"
+    return text + " (no perceptual or adversarial term)"
+
+
 def _sources(manifest: Path) -> list[str]:
     if not manifest.is_file():
         return [f"(corpus manifest {manifest} not found when this card was written)"]
@@ -90,9 +107,8 @@ def model_card(
         "from 21 hypotheses (identity, and one local first-order motion per keypoint); a second "
         "U-Net at 128² paints what the warp cannot bring and says where to trust the warp; the blend "
         "runs at the output size (1.39 M parameters)",
-        "- **loss**: L1 on a 3-level image pyramid of the output (eyes and mouth weighted 3x) plus L1 "
-        "of the keyframe warped at 64² (no perceptual or adversarial term); pairs of frames of one "
-        f"clip, half of them mirrored; Adam, lr {setting_at(settings, 'lr', best['step'])}, "
+        f"- **loss**: {loss_text(settings, best['step'])}; pairs of frames of one clip, half of "
+        f"them mirrored; Adam, lr {setting_at(settings, 'lr', best['step'])}, "
         f"batch {setting_at(settings, 'batch', best['step'])}",
         "",
         "## Data",

@@ -35,11 +35,13 @@ from vid2vid.codec.model import seeded_model
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.training.lite.data import ClipFrames, add_landmarks
 from vid2vid.training.lite.heldout import HeldOutScore, evaluate, write_samples
-from vid2vid.training.lite.objective import lite_loss
+from vid2vid.training.lite.objective import LossWeights, lite_loss
 from vid2vid.training.shards import read_index
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
+#: run.json settings kept as numbers (the others are paths, kept as strings).
+NUMERIC_SETTINGS = ("batch", "lr", "expression_weight", "squared_weight")
 
 
 def split_clips(
@@ -196,6 +198,10 @@ class Run:
         )
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def train(args: argparse.Namespace) -> int:
     folder: Path = args.output
     folder.mkdir(parents=True, exist_ok=True)
@@ -210,11 +216,13 @@ def train(args: argparse.Namespace) -> int:
             ("batch", args.batch),
             ("hires_data", args.hires_data),
             ("lr", args.lr),
+            ("expression_weight", args.expression_weight),
+            ("squared_weight", args.squared_weight),
         )
         for key, value in changes:
             if value is None:
                 continue
-            value = value if key in ("batch", "lr") else str(value)
+            value = value if key in NUMERIC_SETTINGS else str(value)
             if value != settings.get(key):
                 settings.setdefault("changes", []).append(
                     {
@@ -244,11 +252,18 @@ def train(args: argparse.Namespace) -> int:
             "hires_every": args.hires_every,
             "init_weights": None if args.init_weights is None else str(args.init_weights),
             "lr": args.lr or 5e-4,
+            "expression_weight": _or(args.expression_weight, LossWeights.expression),
+            "squared_weight": _or(args.squared_weight, LossWeights.squared),
             "seed": args.seed,
         }
         settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     if config.family != "lite":
         raise ConfigError(f"vid2vid-train-lite trains the lite family, got {config.family}")
+    # Runs from before these settings trained with the defaults of their time (no squared term).
+    loss_weights = LossWeights(
+        expression=float(settings.get("expression_weight", LossWeights.expression)),
+        squared=float(settings.get("squared_weight", LossWeights.squared)),
+    )
     torch.manual_seed(settings["seed"])
     train_frames, held, _ = split_clips(Path(settings["data"]), list(settings["holdout"]))
     hires = None
@@ -296,6 +311,7 @@ def train(args: argparse.Namespace) -> int:
                 batch.driving.to(device),
                 batch.source_points,
                 batch.driving_points,
+                loss_weights,
             )
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -394,6 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hires-every", type=int, default=4)
     parser.add_argument(
         "--lr", type=float, default=None, help="Adam's step size (default: 5e-4, or the run's)"
+    )
+    parser.add_argument(
+        "--expression-weight",
+        type=float,
+        default=None,
+        help=f"extra L1 weight on the eyes and mouth (default: {LossWeights.expression}, or the run's)",
+    )
+    parser.add_argument(
+        "--squared-weight",
+        type=float,
+        default=None,
+        help=f"weight of the output's mean squared error (default: {LossWeights.squared}, or the run's)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -46,6 +46,20 @@ def test_trains_scores_held_out_people_and_resumes(data, tmp_path) -> None:
     assert [row["step"] for row in json.loads((run / "curve.json").read_text())] == [6, 9]
 
 
+def test_loss_weights_are_run_settings_and_their_changes_are_recorded(data, tmp_path) -> None:
+    run = tmp_path / "run"
+    assert _run(data, run, "--steps", "2", "--squared-weight", "10") == 0
+    settings = json.loads((run / "run.json").read_text())
+    assert settings["squared_weight"] == 10.0 and settings["expression_weight"] == 2.0
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all(row["squared"] > 0 for row in logged)  # the squared term is in the loss
+    assert _run(data, run, "--steps", "3", "--expression-weight", "0.5") == 0
+    settings = json.loads((run / "run.json").read_text())
+    assert settings["expression_weight"] == 0.5
+    (change,) = settings["changes"]
+    assert change == {"key": "expression_weight", "value": "0.5", "was": "2.0", "from_step": 2}
+
+
 def test_unknown_held_out_person_is_a_clear_error(data, tmp_path, capsys) -> None:
     code = train.main(
         ["--data", str(data), "-o", str(tmp_path / "r"), "--config", "lite-tiny",

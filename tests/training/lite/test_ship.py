@@ -28,3 +28,20 @@ def test_a_setting_is_read_as_it_was_at_the_shipped_step() -> None:
 def test_a_change_recorded_without_its_old_value_says_when_the_current_one_came() -> None:
     old = {"lr": "5e-05", "changes": [{"key": "lr", "value": "5e-05", "from_step": 3334}]}
     assert setting_at(old, "lr", 1160) == "5e-05 (from step 3334)"
+
+
+def test_the_card_names_the_loss_the_shipped_step_trained_with() -> None:
+    from vid2vid.training.lite.ship import loss_text
+
+    assert "weighted 3x" in loss_text({}, 10) and "squared" not in loss_text({}, 10)
+    tuned = {
+        "expression_weight": 0.5,
+        "squared_weight": 10.0,
+        "changes": [
+            {"key": "squared_weight", "value": "10.0", "was": "None", "from_step": 0},
+            {"key": "expression_weight", "value": "0.5", "was": "2.0", "from_step": 0},
+        ],
+    }
+    assert "weighted 1.5x" in loss_text(tuned, 10) and "10x the output's mean squared" in loss_text(
+        tuned, 10
+    )
