@@ -35,7 +35,7 @@ fi
 
 args=()
 for id in "${HELD_OUT[@]}"; do args+=(--holdout "$id"); done
-# INIT: weights to start a new run from (training/checkpoints/lite-256f-resume: the last
+# INIT: weights to start a new run from (training/checkpoints/lite-256i-resume: the last
 # session's run where it stopped; codec/weights/default: the shipped step); HIRES: a 512 px dataset of
 # the same corpus (vid2vid-prep --size 512) for every 4th step.
 exec vid2vid-train-lite --data "$DATA" --eval-data "$EVAL" -o "$RUN" "${args[@]}" \
