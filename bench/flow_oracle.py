@@ -36,9 +36,10 @@ from vid2vid.codec.checkpoint import LoadedModel, load_weights
 from vid2vid.codec.cli_args import add_model_arguments
 from vid2vid.codec.face import CropConfig, FaceTracker
 from vid2vid.codec.lite.landmarks import LandmarkReader
-from vid2vid.codec.lite.model import LiteModel, motion_from_landmarks
+from vid2vid.codec.lite.model import LiteModel
 from vid2vid.codec.video import VideoReader
 from vid2vid.errors import InputError, Vid2VidError
+from vid2vid.training.lite.objective import keypoints_of
 
 SIDE = 256
 FLOW_SIDE = 64  # the lite motion network's resolution
@@ -140,13 +141,13 @@ def held_crops(path: Path, frames: int, stride: int) -> list[np.ndarray]:
 def _render(
     model: LiteModel, key: np.ndarray, key_points: np.ndarray, points: np.ndarray
 ) -> np.ndarray:
-    def posed(landmarks: np.ndarray):
-        motion = motion_from_landmarks(landmarks[None], SIDE)
-        return model.pose(model.canonical[None], motion)
-
     image = torch.from_numpy(np.ascontiguousarray(key)).permute(2, 0, 1)[None]
     with torch.inference_mode():
-        output, _ = model.render(image, posed(key_points), posed(points))
+        output, _ = model.render(
+            image,
+            keypoints_of(model, key_points[None], SIDE),
+            keypoints_of(model, points[None], SIDE),
+        )
     return output[0].clamp(0, 1).permute(1, 2, 0).numpy()
 
 

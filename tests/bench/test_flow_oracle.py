@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from support.interop import DATA, require
 from vid2vid.bench.flow_oracle import coarse, face_mask, main, point_flow, psnr, true_flow, warp
@@ -42,7 +41,6 @@ def test_the_face_mask_covers_the_landmarks_and_their_margin() -> None:
 def test_on_a_real_clip_the_oracle_bounds_the_model_and_the_frozen_keyframe(
     tmp_path, capsys
 ) -> None:
-    pytest.importorskip("dlib")
     clip = require(DATA / "clips" / "lp_d10.mp4")
     assert main([str(clip), "--frames", "24", "--stride", "6", "-o", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "flow_oracle.json").read_text())

@@ -18,6 +18,7 @@ from pathlib import Path
 from vid2vid.codec.checkpoint import load_checkpoint, save_checkpoint
 from vid2vid.codec.config import preset
 from vid2vid.errors import ConfigError, Vid2VidError
+from vid2vid.training.lite.objective import LossWeights
 
 
 def changes_until(settings: dict, step: int) -> list[dict]:
@@ -44,7 +45,8 @@ def loss_text(settings: dict, step: int) -> str:
         value = setting_at({key: default, **settings}, key, step)
         return default if value in (None, "None") else float(value)  # type: ignore[arg-type]
 
-    expression, squared = weight("expression_weight", 2.0), weight("squared_weight", 0.0)
+    expression = weight("expression_weight", LossWeights.expression)
+    squared = weight("squared_weight", LossWeights.squared)
     text = (
         f"L1 on a 3-level image pyramid of the output (eyes and mouth weighted {1 + expression:g}x) "
         "plus L1 of the keyframe warped at 64²"
