@@ -16,6 +16,10 @@ Presets:
                  2D warp of the keyframe image with inpainting; 1.4 M parameters, CPU-trainable
 ``lite-512``     the same networks on 512 px keyframes and output (the shipped default's config)
 ``lite-tiny``    the lite family at 64 px, for tests
+``lite-256bg``   lite-256 with 12 background points (a 4 x 4 grid's border) tracked by optical
+                 flow at the sender: K = 32
+``lite-512bg``   the same at 512 px
+``lite-tiny-bg`` lite-tiny with 8 background points (a 3 x 3 grid's border), for tests
 ``tiny``         a few hundred thousand parameters, for tests and CPU demos
 """
 
@@ -28,8 +32,13 @@ from typing import Any, Literal, get_args
 
 from vid2vid.codec.facevid2vid.arch import FaceVid2VidArch
 from vid2vid.codec.lite.arch import LiteArch
+from vid2vid.codec.lite.background import ring_count
+from vid2vid.codec.lite.template import KEYPOINTS
 from vid2vid.codec.liveportrait.arch import LivePortraitArch
 from vid2vid.errors import ConfigError
+
+#: Arch fields that came after shipped checkpoints, with the default that means "absent".
+LATE_ARCH_FIELDS: dict[str, Any] = {"background_grid": 0}
 
 Family = Literal["face-vid2vid", "liveportrait", "lite"]
 Arch = FaceVid2VidArch | LivePortraitArch | LiteArch
@@ -62,6 +71,13 @@ class ModelConfig:
             )
         if not 1 <= self.num_kp <= 64:
             raise ConfigError(f"num_kp must be in 1..64, got {self.num_kp}")
+        if isinstance(self.arch, LiteArch):
+            expected_kp = len(KEYPOINTS) + ring_count(self.arch.background_grid)
+            if self.num_kp != expected_kp:
+                raise ConfigError(
+                    f"a lite model with background_grid {self.arch.background_grid} sends "
+                    f"{expected_kp} keypoints, but num_kp is {self.num_kp}"
+                )
         for name in ("input_size", "output_size"):
             value = getattr(self, name)
             if value < 32 or value % 32:
@@ -72,8 +88,16 @@ class ModelConfig:
         return self.family == "liveportrait"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :func:`config_from_dict` reads it back exactly."""
-        return dataclasses.asdict(self)
+        """A JSON-ready dict; :func:`config_from_dict` reads it back exactly.
+
+        Arch fields added after checkpoints were shipped are left out at their default, so the
+        configs, and so the fingerprints, of those checkpoints stay what they were.
+        """
+        data = dataclasses.asdict(self)
+        for name, default in LATE_ARCH_FIELDS.items():
+            if data["arch"].get(name, default) == default:
+                data["arch"].pop(name, None)
+        return data
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
@@ -181,6 +205,16 @@ def _lite_tiny() -> ModelConfig:
     )
 
 
+def _with_background(config: ModelConfig, name: str, grid: int) -> ModelConfig:
+    """``config`` with the border ring of a grid x grid grid as background points after K."""
+    return dataclasses.replace(
+        config,
+        name=name,
+        num_kp=config.num_kp + ring_count(grid),
+        arch=dataclasses.replace(config.arch, background_grid=grid),
+    )
+
+
 def _tiny() -> ModelConfig:
     return ModelConfig(
         name="tiny",
@@ -201,6 +235,9 @@ PRESETS: dict[str, Callable[[], ModelConfig]] = {
     "lite-256": _lite_256,
     "lite-512": _lite_512,
     "lite-tiny": _lite_tiny,
+    "lite-256bg": lambda: _with_background(_lite_256(), "lite-256bg", 4),
+    "lite-512bg": lambda: _with_background(_lite_512(), "lite-512bg", 4),
+    "lite-tiny-bg": lambda: _with_background(_lite_tiny(), "lite-tiny-bg", 3),
     "tiny": _tiny,
 }
 

@@ -31,6 +31,9 @@ class LiteArch:
     generator_channels: tuple[int, ...] = (16, 32, 64, 128, 128)
     #: Gaussian heatmap width around each keypoint, in normalized units ([-1, 1] is 2 wide).
     heatmap_sigma: float = 0.08
+    #: n > 0 adds the border ring of an n x n grid over the crop as 4(n - 1) background points
+    #: after the face's keypoints (:mod:`~vid2vid.codec.lite.background`); 0 sends the face only.
+    background_grid: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -47,6 +50,10 @@ class LiteArch:
                     f"lite arch {name} must be at least 16 and divisible by "
                     f"2^{len(channels) - 1}, got {size}"
                 )
+        if self.background_grid != 0 and not 2 <= self.background_grid <= 16:
+            raise ConfigError(
+                f"lite arch background_grid must be 0 or 2..16, got {self.background_grid}"
+            )
         if not 0.0 < self.heatmap_sigma < 1.0:
             raise ConfigError(
                 f"lite arch heatmap_sigma must be in (0, 1), got {self.heatmap_sigma}"

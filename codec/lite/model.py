@@ -9,6 +9,8 @@ stream layer and the engines treat it like the paper's family:
   every image: what makes a face this person's travels in δ;
 * H + Δ read dlib's landmarks and fit the pose (:mod:`~vid2vid.codec.lite.landmarks`): this
   stage has no weights and is not a graph, so the ONNX and TensorRT engines run it as Python;
+  a model with background points (``arch.background_grid``) also measures their motion as the
+  optical flow from the keyframe's image (:mod:`~vid2vid.codec.lite.background`);
 * M + G warp the keyframe at the output size with a flow computed at 64² and blend in an
   inpainting painted at 128² (:mod:`~vid2vid.codec.lite.networks`).
 """
@@ -21,8 +23,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vid2vid.codec.config import ModelConfig
-from vid2vid.codec.keypoints import Keypoints, Motion, angles_from_rotation
+from vid2vid.codec.keypoints import (
+    FreeView,
+    Keypoints,
+    Motion,
+    angles_from_rotation,
+    posed_keypoints,
+)
 from vid2vid.codec.lite.arch import LiteArch
+from vid2vid.codec.lite.background import DISPLACEMENT_UNIT, PointTracker, ring_points
 from vid2vid.codec.lite.landmarks import LandmarkReader, fit_motion, normalize
 from vid2vid.codec.lite.networks import (
     DenseMotion,
@@ -36,10 +45,20 @@ from vid2vid.codec.talking_head import TalkingHeadModel
 
 
 def motion_from_landmarks(
-    points: np.ndarray, side: int, device: torch.device | str = "cpu"
+    points: np.ndarray,
+    side: int,
+    device: torch.device | str = "cpu",
+    background: np.ndarray | None = None,
 ) -> Motion:
-    """B x 68 x 2 landmarks in pixels of ``side`` px crops -> a batched :class:`Motion`."""
+    """B x 68 x 2 landmarks in pixels of ``side`` px crops -> a batched :class:`Motion`.
+
+    ``background`` (B x E x 3, from :class:`~vid2vid.codec.lite.background.PointTracker`) are the
+    background points' deformations, sent after the face's.
+    """
     fits = [fit_motion(normalize(p, side)) for p in points]
+    deformation = np.stack([f.deformation for f in fits])
+    if background is not None:
+        deformation = np.concatenate([deformation, np.asarray(background, np.float32)], axis=1)
     rotation = torch.tensor(np.stack([f.rotation for f in fits]), dtype=torch.float32)
     yaw, pitch, roll = angles_from_rotation(rotation, "xyz")
     return Motion(
@@ -49,9 +68,7 @@ def motion_from_landmarks(
         translation=torch.tensor(
             np.stack([f.translation for f in fits]), dtype=torch.float32, device=device
         ),
-        deformation=torch.tensor(
-            np.stack([f.deformation for f in fits]), dtype=torch.float32, device=device
-        ),
+        deformation=torch.tensor(deformation, dtype=torch.float32, device=device),
         scale=torch.tensor([f.scale for f in fits], dtype=torch.float32, device=device),
     )
 
@@ -80,7 +97,8 @@ def to_grey(image: Tensor) -> np.ndarray:
 
 
 class LiteModel(TalkingHeadModel):
-    """K dlib keypoints on a generic face; a 2D warp of the keyframe with inpainting."""
+    """K dlib keypoints on a generic face (and background points after them, when the arch has
+    a background grid); a 2D warp of the keyframe with inpainting."""
 
     convention = "xyz"
     uses_translation_z = False
@@ -92,13 +110,21 @@ class LiteModel(TalkingHeadModel):
         arch = config.arch
         assert isinstance(arch, LiteArch)
         self.arch = arch
-        canonical = torch.from_numpy(TEMPLATE_68[list(KEYPOINTS)].copy())
-        self.register_buffer("canonical", canonical, persistent=False)
+        self.face_kp = len(KEYPOINTS)
+        background = ring_points(arch.background_grid)  # E x 2
+        canonical = np.concatenate(
+            [
+                TEMPLATE_68[list(KEYPOINTS)],
+                np.concatenate([background, np.zeros((len(background), 1), np.float32)], 1),
+            ]
+        )
+        self.register_buffer("canonical", torch.from_numpy(canonical), persistent=False)
         self.motion = DenseMotion(
             config.num_kp, arch.motion_channels, arch.motion_size, arch.heatmap_sigma
         )
         self.inpainter = Inpainter(arch.generator_channels)
         self._reader: LandmarkReader | None = None
+        self._tracker: PointTracker | None = None
 
     def extract_appearance(self, image: Tensor) -> Tensor:
         side = self.config.output_size
@@ -111,12 +137,62 @@ class LiteModel(TalkingHeadModel):
     def extract_canonical(self, image: Tensor) -> Tensor:
         return self.canonical.to(image.dtype)[None].expand(image.shape[0], -1, -1)
 
-    def extract_motion(self, image: Tensor) -> Motion:
+    @property
+    def background_kp(self) -> int:
+        return self.config.num_kp - self.face_kp
+
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        """Landmarks and pose of each image; the background points' motion from ``reference``
+        (the keyframe image, 1 or B images) to each image, or zero without a reference."""
         if self._reader is None:
             self._reader = LandmarkReader()
         grey = to_grey(image)
         points = np.stack([self._reader(g) for g in grey])
-        return motion_from_landmarks(points, image.shape[-1], image.device)
+        return motion_from_landmarks(
+            points, image.shape[-1], image.device, self.background_motion(grey, reference)
+        )
+
+    def background_motion(self, grey: np.ndarray, reference: Tensor | None) -> np.ndarray:
+        """B x E x 3 deformations of the background points (zeros without a reference)."""
+        moved = np.zeros((len(grey), self.background_kp, 3), np.float32)
+        if reference is None or not self.background_kp:
+            return moved
+        if reference.shape[-2:] != (grey.shape[1], grey.shape[2]):
+            reference = F.interpolate(
+                reference.float(), size=grey.shape[1:], mode="bilinear", antialias=True
+            )
+        references = to_grey(reference)
+        if len(references) not in (1, len(grey)):
+            raise ValueError(f"{len(references)} reference images for {len(grey)} images")
+        if self._tracker is None:
+            self._tracker = PointTracker(self.arch.background_grid)
+        for i, frame in enumerate(grey):
+            moved[i] = self._tracker(references[min(i, len(references) - 1)], frame)
+        return moved
+
+    def pose(
+        self,
+        canonical: Tensor,
+        motion: Motion,
+        view: FreeView | None = None,
+        *,
+        jacobians: Tensor | None = None,
+    ) -> Keypoints:
+        """The face's keypoints posed as every family's; background points are not: each is its
+        place on the keyframe plus its measured displacement (a wall does not turn with the
+        head, nor with the viewer's free view)."""
+        k = self.face_kp
+        face = posed_keypoints(
+            canonical[:, :k],
+            motion._replace(deformation=motion.deformation[:, :k]),
+            self.convention,
+            view=view,
+            use_translation_z=self.uses_translation_z,
+        )
+        if canonical.shape[1] == k:
+            return face
+        background = canonical[:, k:] + DISPLACEMENT_UNIT * motion.deformation[:, k:]
+        return face._replace(points=torch.cat([face.points, background], dim=1))
 
     def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
         return self.render(volume[:, :, 0], source, driving)[0]
@@ -129,10 +205,21 @@ class LiteModel(TalkingHeadModel):
         m, g = arch.motion_size, arch.generator_size
         size = keyframe.shape[-2:]
         src_kp, drv_kp = source.points[..., :2], driving.points[..., :2]
-        spread = (src_kp - src_kp.mean(1, keepdim=True)).square().sum((1, 2))
-        spread_d = (drv_kp - drv_kp.mean(1, keepdim=True)).square().sum((1, 2))
+        src_face, drv_face = src_kp[:, : self.face_kp], drv_kp[:, : self.face_kp]
+        spread = (src_face - src_face.mean(1, keepdim=True)).square().sum((1, 2))
+        spread_d = (drv_face - drv_face.mean(1, keepdim=True)).square().sum((1, 2))
         ratio = torch.sqrt(spread / spread_d.clamp_min(1e-6))
-        affine = local_affines(source.rotation, driving.rotation, ratio)
+        affine = local_affines(source.rotation, driving.rotation, ratio)  # B x 2 x 2
+        # Each face keypoint's patch turns and scales with the head; a background one only moves.
+        affine = torch.cat(
+            [
+                affine[:, None].expand(-1, self.face_kp, -1, -1),
+                torch.eye(2, dtype=affine.dtype, device=affine.device).expand(
+                    affine.shape[0], src_kp.shape[1] - self.face_kp, -1, -1
+                ),
+            ],
+            dim=1,
+        )  # B x K x 2 x 2
         small = shrink(keyframe, m)
         flow, occlusion = self.motion(small, src_kp, drv_kp, affine)  # B x m x m x 2, B x 1 x m x m
         warped_small = F.grid_sample(

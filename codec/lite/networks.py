@@ -77,12 +77,13 @@ def local_affines(source_rotation: Tensor, driving_rotation: Tensor, scale: Tens
 def hypotheses(grid: Tensor, source_kp: Tensor, driving_kp: Tensor, affine: Tensor) -> Tensor:
     """B x (K+1) x H x W x 2 sampling grids: the identity, then one per keypoint.
 
-    Hypothesis k carries a driving-frame point z to x_s,k + A · (z − x_d,k).
+    Hypothesis k carries a driving-frame point z to x_s,k + A_k · (z − x_d,k); ``affine`` is
+    B x K x 2 x 2.
     """
     batch = source_kp.shape[0]
     z = grid[None, None]  # 1 x 1 x H x W x 2
     offset = z - driving_kp[:, :, None, None, :]  # B x K x H x W x 2
-    moved = torch.einsum("bij,bkhwj->bkhwi", affine, offset) + source_kp[:, :, None, None, :]
+    moved = torch.einsum("bkij,bkhwj->bkhwi", affine, offset) + source_kp[:, :, None, None, :]
     identity = z.expand(batch, 1, *grid.shape)
     return torch.cat([identity, moved], dim=1)
 

@@ -17,7 +17,7 @@ import torch
 from vid2vid.codec.lite.landmarks import LandmarkReader
 from vid2vid.codec.lite.model import LiteModel
 from vid2vid.training.lite.data import ClipFrames
-from vid2vid.training.lite.objective import keypoints_of, psnr
+from vid2vid.training.lite.objective import pair_keypoints, psnr
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,12 @@ def sample_strip(model: LiteModel, frames: ClipFrames, clip: int, count: int = 4
     total = frames.clips[clip].frames
     indices = np.linspace(total // (count + 1), total - 1, num=count).round().astype(int)
     batch = frames.batch([(clip, 0, int(i)) for i in indices])
-    side = batch.source.shape[-1]
     with torch.inference_mode():
         output, _ = model.render(
             batch.source,
-            keypoints_of(model, batch.source_points, side),
-            keypoints_of(model, batch.driving_points, side),
+            *pair_keypoints(
+                model, batch.source, batch.driving, batch.source_points, batch.driving_points
+            ),
         )
     rows = [batch.driving, batch.source, output.clamp(0, 1)]
     grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # 3 x 3S x count*S
@@ -91,11 +91,11 @@ def evaluate(
             np.linspace(1, clip.frames - 1, num=min(per_clip, clip.frames - 1)).round().astype(int)
         )
         batch = frames.batch([(c, 0, int(i)) for i in indices])
-        side = batch.source.shape[-1]
         output, _ = model.render(
             batch.source,
-            keypoints_of(model, batch.source_points, side),
-            keypoints_of(model, batch.driving_points, side),
+            *pair_keypoints(
+                model, batch.source, batch.driving, batch.source_points, batch.driving_points
+            ),
         )
         output = output.clamp(0, 1)
         row = (

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vid2vid.codec.keypoints import Keypoints
-from vid2vid.codec.lite.model import LiteModel, motion_from_landmarks, shrink
+from vid2vid.codec.lite.model import LiteModel, motion_from_landmarks, shrink, to_grey
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,38 @@ def expression_weight(points: np.ndarray, side: int, weight: float, sigma: float
     return 1.0 + weight * peak
 
 
-def keypoints_of(model: LiteModel, points: np.ndarray, side: int) -> Keypoints:
-    """Landmarks (B x 68 x 2 px) -> posed keypoints, as the receiver computes them from packets."""
-    motion = motion_from_landmarks(points, side)
+def keypoints_of(
+    model: LiteModel, points: np.ndarray, side: int, background: np.ndarray | None = None
+) -> Keypoints:
+    """Landmarks (B x 68 x 2 px) -> posed keypoints, as the receiver computes them from packets.
+
+    ``background`` are the background points' deformations (B x E x 3); None means they have
+    not moved (a keyframe's own motion).
+    """
+    if background is None:
+        background = np.zeros((len(points), model.background_kp, 3), np.float32)
+    motion = motion_from_landmarks(points, side, background=background)
     canonical = model.canonical[None].expand(len(points), -1, -1)
     return model.pose(canonical, motion)
+
+
+def pair_keypoints(
+    model: LiteModel,
+    source: Tensor,
+    driving: Tensor,
+    source_points: np.ndarray,
+    driving_points: np.ndarray,
+) -> tuple[Keypoints, Keypoints]:
+    """Source and driving keypoints of keyframe/frame pairs, as a call sends them: the landmarks'
+    motion, and the background points' flow from each keyframe to its frame."""
+    side = source.shape[-1]
+    background = None
+    if model.background_kp:
+        background = model.background_motion(to_grey(driving), source)
+    return (
+        keypoints_of(model, source_points, side),
+        keypoints_of(model, driving_points, side, background),
+    )
 
 
 def pyramid_l1(
@@ -91,7 +118,7 @@ def lite_loss(
 ) -> tuple[Tensor, dict[str, float]]:
     side = source.shape[-1]
     output, warped_small = model.render(
-        source, keypoints_of(model, source_points, side), keypoints_of(model, driving_points, side)
+        source, *pair_keypoints(model, source, driving, source_points, driving_points)
     )
     emphasis = None
     if weights.expression:

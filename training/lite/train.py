@@ -34,6 +34,7 @@ from vid2vid.codec.lite.model import LiteModel
 from vid2vid.codec.model import seeded_model
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.training.lite.data import ClipFrames, add_landmarks
+from vid2vid.training.lite.grow import grow_state
 from vid2vid.training.lite.heldout import HeldOutScore, evaluate, write_samples
 from vid2vid.training.lite.objective import LossWeights, lite_loss
 from vid2vid.training.shards import read_index
@@ -154,7 +155,10 @@ class Run:
         model = seeded_model(config, seed=int(args["seed"]))
         if init is not None:
             loaded = load_checkpoint(init)
-            model.load_state_dict(loaded.model.state_dict())
+            state = loaded.model.state_dict()
+            if loaded.config.num_kp != config.num_kp:  # adding background points
+                state = grow_state(state, loaded.config.num_kp, config.num_kp)
+            model.load_state_dict(state)
         assert isinstance(model, LiteModel)
         self.model = model.train()
         self.optimizer = torch.optim.Adam(

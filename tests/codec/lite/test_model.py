@@ -27,7 +27,7 @@ def test_same_pose_means_identity_flow_and_the_keyframe_comes_back() -> None:
     kp = _keypoints(model)
     with torch.no_grad():
         grid = base_grid(64, image)
-        affine = torch.eye(2).expand(2, 2, 2)
+        affine = torch.eye(2).expand(2, model.config.num_kp, 2, 2)
         grids = hypotheses(grid, kp.points[..., :2], kp.points[..., :2], affine)
         assert torch.allclose(grids, grid.expand_as(grids), atol=1e-6)
         flow, _ = model.motion(
