@@ -69,8 +69,11 @@ class TalkingHeadModel(nn.Module, ABC):
         """L: B x 3 x H x W -> B x K x 3 canonical keypoints x_c in [-1, 1]."""
 
     @abstractmethod
-    def extract_motion(self, image: Tensor) -> Motion:
-        """H and Δ: B x 3 x H x W -> head pose, translation, deformations (and scale)."""
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        """H + Δ of B x 3 x H x W images. ``reference`` is the keyframe image the motion is
+        measured against (1 x 3 x H x W or B x 3 x H x W, RGB [0,1], as the receiver decodes
+        it); families whose motion is absolute ignore it, and without it reference-relative
+        parts are zero (which is exactly the keyframe's own source motion)."""
 
     @abstractmethod
     def decode(self, volume: Tensor, source: Keypoints, driving: Keypoints) -> Tensor:
@@ -104,7 +107,8 @@ class TalkingHeadModel(nn.Module, ABC):
         )
 
     def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:
-        """Everything the receiver derives from the keyframe image."""
+        """Everything the receiver derives from the keyframe image (its source motion has no
+        reference: the keyframe is its own)."""
         canonical = self.extract_canonical_with_jacobians(image)
         return KeyframeFeatures(
             volume=self.extract_appearance(image),
@@ -131,5 +135,7 @@ class TalkingHeadModel(nn.Module, ABC):
         return self.decode(keyframe.volume, source_kp, self.adjust_driving(source_kp, driving_kp))
 
     def forward(self, source: Tensor, driving: Tensor) -> Tensor:
-        """Same-identity reconstruction: animate ``source`` with the motion of ``driving``."""
-        return self.animate(self.encode_keyframe(source), self.extract_motion(driving))
+        """Same-identity reconstruction: animate ``source`` with the motion of ``driving``
+        (measured against ``source``, the keyframe image)."""
+        driving_motion = self.extract_motion(driving, reference=source)
+        return self.animate(self.encode_keyframe(source), driving_motion)

@@ -115,14 +115,14 @@ def stage_call(
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size, size, generator=generator).to(device)
     if stage == "motion":
-        return lambda: runtime.extract_motion(images)
+        return lambda: runtime.extract_motion(images, reference=images[:1])
     if stage == "keyframe":
         return lambda: runtime.encode_keyframe(images)
     with torch.inference_mode():
         model = loaded.model
         keyframe = model.encode_keyframe(images)
         source = model.pose(keyframe.canonical, keyframe.motion)
-        driving = model.pose(keyframe.canonical, model.extract_motion(images.flip(-1)))
+        driving = model.pose(keyframe.canonical, model.extract_motion(images.flip(-1), images))
     return lambda: runtime.decode(keyframe.volume, source, driving)
 
 

@@ -112,9 +112,10 @@ class FastTorchRuntime:
             jacobians=None if keyframe.jacobians is None else keyframe.jacobians.float(),
         )
 
-    def extract_motion(self, image: Tensor) -> Motion:
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
         with torch.inference_mode():
-            motion = self.model.extract_motion(self._in(image))
+            reference = None if reference is None else self._in(reference)
+            motion = self.model.extract_motion(self._in(image), reference=reference)
         return Motion(*(m.float() for m in motion))
 
     def place_volume(self, volume: Tensor) -> Tensor:

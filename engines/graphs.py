@@ -141,7 +141,7 @@ def example_inputs(
         return (image,)
     with torch.no_grad():
         keyframe = model.encode_keyframe(image)
-        driving = model.extract_motion(image.flip(-1))
+        driving = model.extract_motion(image.flip(-1), reference=image)
         source_kp = model.pose(keyframe.canonical, keyframe.motion)
         driving_kp = model.pose(keyframe.canonical, driving)
     return (

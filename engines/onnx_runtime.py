@@ -148,9 +148,15 @@ class OnnxRuntime:
         return session.run(None, {n: a for n, a in feeds.items() if n in wanted})
 
     # -- the runtime protocol ----------------------------------------------------------------
-    def extract_motion(self, image: Tensor) -> Motion:
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        """H + Δ; ``reference`` (the keyframe image) reaches only the Python stages (the lite
+        family's): the exported motion graphs measure absolute motion."""
         if self._python is not None:
-            return self._python.extract_motion(image.detach().to("cpu", torch.float32))
+            if reference is not None:
+                reference = reference.detach().to("cpu", torch.float32)
+            return self._python.extract_motion(
+                image.detach().to("cpu", torch.float32), reference=reference
+            )
         outputs = self.run("motion", {"image": _numpy(image)})
         return Motion(*(torch.from_numpy(o) for o in outputs))
 

@@ -65,9 +65,10 @@ class TorchRuntime:
         with torch.inference_mode():
             return self.model.encode_keyframe(self._to(image))
 
-    def extract_motion(self, image: Tensor) -> Motion:
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
         with torch.inference_mode():
-            return self.model.extract_motion(self._to(image))
+            reference = None if reference is None else self._to(reference)
+            return self.model.extract_motion(self._to(image), reference=reference)
 
     def place_volume(self, volume: Tensor) -> Tensor:
         return self._to(volume)

@@ -166,14 +166,20 @@ class TensorRTRuntime:
         return self._engines[graph]
 
     # The protocol speaks torch; these adapters are the only torch users of this module.
-    def extract_motion(self, image):  # -> Motion
+    def extract_motion(self, image, reference=None):  # -> Motion
+        """H + Δ; ``reference`` (the keyframe image) reaches only the Python stages (the lite
+        family's): the motion engine measures absolute motion."""
         import torch
 
         from vid2vid.codec.keypoints import Motion
         from vid2vid.engines.graphs import MOTION_OUTPUTS
 
         if self._python is not None:
-            return self._python.extract_motion(torch.as_tensor(image).float().cpu())
+            if reference is not None:
+                reference = torch.as_tensor(reference).float().cpu()
+            return self._python.extract_motion(
+                torch.as_tensor(image).float().cpu(), reference=reference
+            )
         out = self.engine("motion")({"image": _host(image)})
         return Motion(*(torch.from_numpy(out[n]) for n in MOTION_OUTPUTS))
 

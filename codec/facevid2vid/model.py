@@ -94,7 +94,8 @@ class FaceVid2VidModel(TalkingHeadModel):
     def extract_canonical_with_jacobians(self, image: Tensor) -> CanonicalKeypoints:
         return self.keypoint_detector.forward_with_jacobians(image)  # B x K x 3, B x K x 3 x 3
 
-    def extract_motion(self, image: Tensor) -> Motion:
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        del reference  # absolute motion: no keyframe needed
         pose = self.head_pose(image)
         return Motion(
             yaw=pose.yaw,

@@ -113,7 +113,8 @@ class LivePortraitModel(TalkingHeadModel):
     def extract_canonical(self, image: Tensor) -> Tensor:
         return self.canonical_from_heads(self.heads(image))
 
-    def extract_motion(self, image: Tensor) -> Motion:
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        del reference  # absolute motion: no keyframe needed
         return self.motion_from_heads(self.heads(image))
 
     def encode_keyframe(self, image: Tensor) -> KeyframeFeatures:

@@ -32,8 +32,11 @@ class Runtime(Protocol):
         """F + L + the source pose of a B x 3 x H x W image (f_s stays where decode wants it)."""
         ...
 
-    def extract_motion(self, image: Tensor) -> Motion:
-        """H + Δ: yaw/pitch/roll (degrees), t, δ and scale of a B x 3 x H x W image."""
+    def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
+        """H + Δ: yaw/pitch/roll (degrees), t, δ and scale of a B x 3 x H x W image, measured
+        against ``reference``, the keyframe image (1 or B x 3 x H x W, as the receiver decodes
+        it): families whose motion is absolute ignore it; without it the reference-relative
+        parts are zero (the keyframe's own source motion)."""
         ...
 
     def place_volume(self, volume: Tensor) -> Tensor:

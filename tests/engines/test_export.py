@@ -111,6 +111,10 @@ def test_open_runtime_onnx_exports_only_what_is_used(tiny, image, tmp_path, monk
     motion = runtime.extract_motion(image)
     expected = open_runtime(tiny, "torch").extract_motion(image)
     assert max_relative_error(motion.deformation.numpy(), expected.deformation.numpy()) <= TOLERANCE
+    # The keyframe a driving frame is measured against: a graph family's motion is absolute.
+    with_key = runtime.extract_motion(image, reference=image.flip(-1))
+    for got, want in zip(with_key, motion, strict=True):
+        assert torch.equal(got, want)
     files = sorted(p.name for p in (tmp_path / "onnx" / tiny.fingerprint / EXPORT_TAG).iterdir())
     assert files == ["motion.onnx"]  # a sender never pays for the decoder's export
 

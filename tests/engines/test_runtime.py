@@ -77,3 +77,21 @@ def test_cuda_without_a_gpu_is_refused(tiny):
 def test_trt_without_tensorrt_names_the_extra(tiny):
     with pytest.raises(EngineUnavailableError, match=r"pip install 'vid2vid\[trt\]'"):
         open_runtime(tiny, "trt", "cpu")
+
+
+def test_the_torch_runtimes_take_the_keyframe_reference_and_graph_families_ignore_it(tiny):
+    """Every runtime takes ``reference`` (the keyframe image a driving frame's motion is
+    measured against); the paper's family measures absolute motion, so it changes nothing."""
+    from vid2vid.engines.fast_torch import FastTorchRuntime
+
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    key = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4)).double()
+    for runtime in (
+        TorchRuntime(tiny),
+        FastTorchRuntime(tiny, "cpu", half=False, channels_last=False, cuda_graphs=False),
+    ):
+        plain = runtime.extract_motion(images)
+        for reference in (key, key.expand(2, -1, -1, -1)):
+            measured = runtime.extract_motion(images, reference=reference)
+            for got, want in zip(measured, plain, strict=True):
+                assert torch.equal(got, want), runtime.name
