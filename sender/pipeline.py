@@ -41,7 +41,7 @@ from vid2vid.codec.stream import (
     Runtime,
     StreamConfig,
     StreamEncoder,
-    make_keyframe,
+    make_sender_keyframe,
 )
 from vid2vid.errors import ConfigError
 from vid2vid.sender.capture import CapturedFrame
@@ -159,7 +159,8 @@ class SendPipeline:
         run of a model is several times slower than the next)."""
         size = self.loaded.config.input_size
         crop = np.full((size, size, 3), 128, np.uint8)
-        self.runtime.extract_motion(frames_to_tensor([crop]))
+        image = frames_to_tensor([crop])
+        self.runtime.extract_motion(image, reference=image)
         self.encoder.make_keyframe(crop)
 
     def request_intra(self) -> None:
@@ -195,13 +196,15 @@ class SendPipeline:
             return self._preview
 
     def _keyframe(self, crop: np.ndarray, timestamp_ms: int, form: KeyframeForm, quality: int):
-        keyframe = make_keyframe(self.runtime, self.loaded.fingerprint, crop, form, quality)
+        keyframe = make_sender_keyframe(self.runtime, self.loaded.fingerprint, crop, form, quality)
+        # Sent, it replaces the reference every later frame's motion is measured against.
         chunks = self.encoder.send_keyframe(keyframe, timestamp_ms)
         return rechunk(chunks) if self.config.adapt else chunks
 
     def _make_keyframes(self, result: FrameResult, crop: np.ndarray, refine: bool) -> None:
         """A new keyframe of ``crop`` (with its preview when adapting); ``refine``: the face
-        in use again at a better setting, no preview."""
+        in use again at a better setting, no preview. The full keyframe goes last, so later
+        frames' motion is measured against its image (the preview only stands in for it)."""
         with self._lock:
             setting = self._key_setting
         start = time.perf_counter()

@@ -72,7 +72,8 @@ class EncodeOptions:
 def measure_clip(
     encoder: StreamEncoder, clip: FaceClip, batch: int, *, crop_out: Path | None = None
 ) -> tuple[np.ndarray, list[FrameMotion]]:
-    """The first face crop (the keyframe's image) and every frame's motion (H and Δ).
+    """The first face crop (the keyframe's image) and every frame's motion (H and Δ), each
+    measured against the keyframe of its framing (the first crop's, or a re-framed one's).
 
     With ``crop_out`` the crops are also written there (x264 lossless, qp 0), so a user can
     score the decoded video against exactly what went in.
@@ -82,7 +83,7 @@ def measure_clip(
     renew: dict[int, np.ndarray] = {}  # frames that start a new framing: a new keyframe
     with contextlib.ExitStack() as stack:
 
-        def crops() -> Iterator[np.ndarray]:
+        def crops() -> Iterator[tuple[np.ndarray, bool]]:
             writer: VideoWriter | None = None
             for crop in tqdm(clip, total=clip.frame_count, unit="frame", desc="motion"):
                 if crop_out is not None and writer is None:
@@ -90,14 +91,15 @@ def measure_clip(
                     writer = stack.enter_context(VideoWriter(crop_out, clip.fps, size, crf=0))
                 if writer is not None:
                     writer.write(crop.image)
+                starts = not first or crop.reframed
                 if not first:
                     first.append(crop.image)
                 elif crop.reframed:
                     renew[len(stamps)] = crop.image
                 stamps.append(crop.timestamp_ms)
-                yield crop.image
+                yield crop.image, starts
 
-        params = list(encoder.measure(crops(), batch))
+        params = list(encoder.measure_framed(crops(), batch))
     if not first:
         raise InputError(f"{clip.path} has no frames")
     motions = [
@@ -144,7 +146,7 @@ def encode(loaded: LoadedModel, runtime: Runtime, options: EncodeOptions) -> Str
     encoder = StreamEncoder(runtime, loaded.fingerprint, options.stream_config(), clip.fps)
     first, motions = measure_clip(encoder, clip, options.batch, crop_out=options.crop_out)
     keyframe = encoder.make_keyframe(first)
-    keyframe_bytes = len(encode_keyframe_payload(keyframe))
+    keyframe_bytes = len(encode_keyframe_payload(keyframe.keyframe))
     encoder.quality = choose_quality(motions, encoder.layout, options, clip.fps, keyframe_bytes)
     stats = StreamStats(fps=clip.fps)
     options.output.parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,10 @@ from vid2vid.codec.stream.keyframes import (
     DEFAULT_KEYFRAME,
     KEYFRAME_KINDS,
     KeyframeForm,
+    SenderKeyframe,
     keyframe_features,
     make_keyframe,
+    make_sender_keyframe,
 )
 from vid2vid.codec.stream.runtime import Runtime
 
@@ -51,6 +53,7 @@ __all__ = [
     "Packet",
     "PacketDispatcher",
     "Runtime",
+    "SenderKeyframe",
     "StreamConfig",
     "StreamDecoder",
     "StreamEncoder",
@@ -58,4 +61,5 @@ __all__ = [
     "driving_keypoints",
     "keyframe_features",
     "make_keyframe",
+    "make_sender_keyframe",
 ]

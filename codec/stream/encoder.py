@@ -18,10 +18,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+from torch import Tensor
 
 from vid2vid.codec.bitstream.chunks import KEYFRAME_ID_MODULUS, split_keyframe
 from vid2vid.codec.bitstream.header import SEQUENCE_MODULUS, wire_timestamp
-from vid2vid.codec.bitstream.keyframe import Keyframe, encode_keyframe_payload
+from vid2vid.codec.bitstream.keyframe import encode_keyframe_payload
 from vid2vid.codec.bitstream.motion import DEFAULT_QUALITY, INTRA_PERIOD_MAX, MotionEncoder
 from vid2vid.codec.bitstream.motion_params import MotionLayout, MotionParams
 from vid2vid.codec.imageio import frames_to_tensor
@@ -30,7 +31,8 @@ from vid2vid.codec.stream.keyframes import (
     DEFAULT_KEYFRAME,
     KEYFRAME_KINDS,
     KeyframeForm,
-    make_keyframe,
+    SenderKeyframe,
+    make_sender_keyframe,
 )
 from vid2vid.codec.stream.runtime import Runtime
 from vid2vid.codec.wire import layout_for, motion_to_params
@@ -87,7 +89,8 @@ class FrameMotion:
     """One frame's motion as it goes on the wire, and when the frame was captured.
 
     ``renew`` is the frame's crop where it starts a new framing (the tracker re-framed the
-    face): :meth:`StreamEncoder.packets` sends a keyframe of it before the frame's motion.
+    face): :meth:`StreamEncoder.packets` sends a keyframe of it before the frame's motion (and
+    :meth:`StreamEncoder.measure_framed` measured the frames from it on against that keyframe).
     """
 
     timestamp_ms: int
@@ -114,7 +117,12 @@ def intra_period_frames(fps: float, seconds: float) -> int:
 
 
 class StreamEncoder:
-    """Face crops (BGR uint8 at the model's input size) to the packets of one stream."""
+    """Face crops (BGR uint8 at the model's input size) to the packets of one stream.
+
+    Every frame's motion is measured against the keyframe the receiver draws it from: the
+    encoder holds the reference image of the keyframe in use (the last one sent, as the receiver
+    decodes it) and a new keyframe replaces it.
+    """
 
     def __init__(
         self,
@@ -142,6 +150,8 @@ class StreamEncoder:
         self._lock = threading.Lock()
         self._intra_wanted = False
         self._keyframe: list[bytes] | None = None
+        # The worker's own: the keyframe in use's reference image (None before the first).
+        self._reference: Tensor | None = None
         #: Payload bytes of the keyframe now in use (0 before the first).
         self.keyframe_bytes = 0
 
@@ -155,9 +165,10 @@ class StreamEncoder:
         self._motion.quality = quality
 
     # -- the keyframe ------------------------------------------------------------------------
-    def make_keyframe(self, crop: np.ndarray) -> Keyframe:
-        """The keyframe of ``crop`` in the configured form (F, L, H through the runtime)."""
-        return make_keyframe(
+    def make_keyframe(self, crop: np.ndarray) -> SenderKeyframe:
+        """The keyframe of ``crop`` in the configured form (F, L, H through the runtime), with
+        the reference image later frames are measured against once it is sent."""
+        return make_sender_keyframe(
             self.runtime, self.fingerprint, crop, self.config.keyframe, self.config.image_quality
         )
 
@@ -165,9 +176,10 @@ class StreamEncoder:
         """A new keyframe of ``crop``, as chunks; the next motion packet is intra."""
         return self.send_keyframe(self.make_keyframe(crop), timestamp_ms)
 
-    def send_keyframe(self, keyframe: Keyframe, timestamp_ms: int) -> list[bytes]:
-        """``keyframe`` as chunks under the next keyframe id; it becomes the current one."""
-        payload = encode_keyframe_payload(keyframe)
+    def send_keyframe(self, keyframe: SenderKeyframe, timestamp_ms: int) -> list[bytes]:
+        """``keyframe`` as chunks under the next keyframe id; it becomes the current one, and
+        its reference the image every later frame's motion is measured against."""
+        payload = encode_keyframe_payload(keyframe.keyframe)
         keyframe_id = self._keyframe_id
         chunks = split_keyframe(
             payload,
@@ -181,6 +193,7 @@ class StreamEncoder:
         with self._lock:
             self._keyframe = chunks
             self._intra_wanted = True  # predicted packets must not straddle a new keyframe
+        self._reference = keyframe.reference
         self.keyframe_bytes = len(payload)
         log.info("keyframe %d: %d bytes in %d chunk(s)", keyframe_id, len(payload), len(chunks))
         return chunks
@@ -196,19 +209,52 @@ class StreamEncoder:
         with self._lock:
             self._intra_wanted = True
 
-    def measure(self, crops: Iterable[np.ndarray], batch: int = 8) -> Iterator[MotionParams]:
-        """Every crop's motion (H and Δ through the runtime), ``batch`` crops per call."""
+    def measure(
+        self,
+        crops: Iterable[np.ndarray],
+        batch: int = 8,
+        *,
+        keyframe: SenderKeyframe | None = None,
+    ) -> Iterator[MotionParams]:
+        """Every crop's motion (H and Δ through the runtime), ``batch`` crops per call, against
+        ``keyframe`` (by default the keyframe in use: the last sent, none before the first)."""
+        reference = self._reference if keyframe is None else keyframe.reference
         pending: list[np.ndarray] = []
         for crop in crops:
             pending.append(crop)
             if len(pending) == batch:
-                yield from self._measure_batch(pending)
+                yield from self._measure_batch(pending, reference)
                 pending = []
         if pending:
-            yield from self._measure_batch(pending)
+            yield from self._measure_batch(pending, reference)
 
-    def _measure_batch(self, crops: Sequence[np.ndarray]) -> list[MotionParams]:
-        return motion_to_params(self.runtime.extract_motion(frames_to_tensor(crops)), self.layout)
+    def measure_framed(
+        self, frames: Iterable[tuple[np.ndarray, bool]], batch: int = 8
+    ) -> Iterator[MotionParams]:
+        """Every crop's motion against the keyframe of its framing, for a whole clip measured
+        before it is sent: ``frames`` are (crop, starts a new framing); the first crop and each
+        flagged one start a keyframe (made here, as :meth:`packets` will make it again), and the
+        crops from it on are measured against it. Nothing is sent."""
+        pending: list[np.ndarray] = []
+        reference: Tensor | None = None
+        for crop, renews in frames:
+            if reference is None or renews:
+                if pending:
+                    yield from self._measure_batch(pending, reference)
+                    pending = []
+                reference = self.make_keyframe(crop).reference
+            pending.append(crop)
+            if len(pending) == batch:
+                yield from self._measure_batch(pending, reference)
+                pending = []
+        if pending:
+            yield from self._measure_batch(pending, reference)
+
+    def _measure_batch(
+        self, crops: Sequence[np.ndarray], reference: Tensor | None
+    ) -> list[MotionParams]:
+        motion = self.runtime.extract_motion(frames_to_tensor(crops), reference=reference)
+        return motion_to_params(motion, self.layout)
 
     def motion(self, params: MotionParams, timestamp_ms: int) -> bytes:
         """One motion packet; intra when asked for, after a keyframe, or when its period is due."""
@@ -218,10 +264,10 @@ class StreamEncoder:
 
     def encode_frame(self, crop: np.ndarray, timestamp_ms: int) -> bytes:
         """Measure and code one crop's motion: the live sender's per-frame call."""
-        (params,) = self._measure_batch([crop])
+        (params,) = self._measure_batch([crop], self._reference)
         return self.motion(params, timestamp_ms)
 
-    def packets(self, keyframe: Keyframe, motions: Sequence[FrameMotion]) -> Iterator[bytes]:
+    def packets(self, keyframe: SenderKeyframe, motions: Sequence[FrameMotion]) -> Iterator[bytes]:
         """A whole stream in send order: the keyframe's chunks, then one packet per frame (a
         frame that starts a new framing brings a new keyframe first). With ``motion_every``
         N > 1, one packet per N frames, and always the last frame's, a renewing frame's and the

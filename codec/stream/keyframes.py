@@ -8,10 +8,11 @@ engine runs the keyframe side too; nothing here touches a model's weights. The s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from vid2vid.codec.bitstream.keyframe import AppearanceKind, Keyframe
 from vid2vid.codec.bitstream.volume import pack_volume, unpack_volume
@@ -40,6 +41,19 @@ DEFAULT_KEYFRAME: KeyframeForm = "webp"
 DEFAULT_IMAGE_QUALITY = 80
 
 
+class SenderKeyframe(NamedTuple):
+    """A keyframe as its sender made it, with the image its frames' motion is measured against.
+
+    ``reference`` is what the receiver sees of the keyframe: an image keyframe's key image as the
+    receiver decodes it, a volume keyframe's crop (1 x 3 x H x W, RGB in [0, 1], on the CPU).
+    Every driving frame's motion is measured against it (:meth:`Runtime.extract_motion`), until
+    a new keyframe replaces it.
+    """
+
+    keyframe: Keyframe
+    reference: Tensor  # 1 x 3 x H x W
+
+
 def make_keyframe(
     runtime: Runtime,
     fingerprint: str,
@@ -50,7 +64,22 @@ def make_keyframe(
     """The keyframe of ``image`` (a BGR face crop at the model's input size) as ``form``.
 
     An image keyframe's source motion is measured on the image as the receiver will decode it,
-    not on the camera's pixels, so both ends pose the same source keypoints.
+    not on the camera's pixels, so both ends pose the same source keypoints. A sender that goes
+    on to measure frames against it wants :func:`make_sender_keyframe`.
+    """
+    return make_sender_keyframe(runtime, fingerprint, image, form, image_quality).keyframe
+
+
+def make_sender_keyframe(
+    runtime: Runtime,
+    fingerprint: str,
+    image: np.ndarray,
+    form: KeyframeForm = DEFAULT_KEYFRAME,
+    image_quality: int = DEFAULT_IMAGE_QUALITY,
+) -> SenderKeyframe:
+    """:func:`make_keyframe`, with the reference image the sender's motion is measured against.
+
+    The keyframe's own source motion is measured without a reference (it is its own).
     """
     config = runtime.config
     kind = KEYFRAME_KINDS[form]
@@ -60,10 +89,11 @@ def make_keyframe(
             raise ConfigError(
                 "volume keyframes do not carry Jacobians yet; use an image keyframe with this model"
             )
-        features = runtime.encode_keyframe(frames_to_tensor([image]))
+        crop = frames_to_tensor([image])  # 1 x 3 x H x W
+        features = runtime.encode_keyframe(crop)
         volume = features.volume[0].detach().to("cpu", torch.float32).numpy()  # C x D x H x W
         data, scale = pack_volume(volume, kind)
-        return Keyframe(
+        keyframe = Keyframe(
             fingerprint=bytes.fromhex(fingerprint),
             output_size=config.output_size,
             kind=kind,
@@ -73,15 +103,17 @@ def make_keyframe(
             volume_scale=scale,
             canonical=features.canonical[0].detach().to("cpu", torch.float32).numpy(),  # K x 3
         )
+        return SenderKeyframe(keyframe, crop)
     data = encode_key_image(image, kind, image_quality)
-    decoded = frames_to_tensor([decode_key_image(data, kind)])
-    return Keyframe(
+    decoded = frames_to_tensor([decode_key_image(data, kind)])  # 1 x 3 x H x W
+    keyframe = Keyframe(
         fingerprint=bytes.fromhex(fingerprint),
         output_size=config.output_size,
         kind=kind,
         appearance=data,
         source_motion=motion_to_params(runtime.extract_motion(decoded), layout)[0],
     )
+    return SenderKeyframe(keyframe, decoded)
 
 
 def keyframe_features(runtime: Runtime, keyframe: Keyframe) -> KeyframeFeatures:

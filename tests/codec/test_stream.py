@@ -35,9 +35,9 @@ class SpyRuntime(TorchRuntime):
         self._count("encode_keyframe")
         return super().encode_keyframe(image)
 
-    def extract_motion(self, image):
+    def extract_motion(self, image, reference=None):
         self._count("extract_motion")
-        return super().extract_motion(image)
+        return super().extract_motion(image, reference)
 
     def place_volume(self, volume):
         self._count("place_volume")
