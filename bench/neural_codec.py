@@ -67,11 +67,13 @@ def measure_motion(
     """Every frame's motion (H and Δ) as wire params, from crops at the model's input size.
 
     Frames after the first flagged in ``reframed`` (the tracker re-framed the face there) renew
-    the keyframe, as a sender does.
+    the keyframe, as a sender does; each frame is measured against its framing's keyframe, in
+    the default form (:func:`encode_stream` may send another: the references differ only by
+    the key image's coding).
     """
     encoder = StreamEncoder(_runtime(loaded, runtime), loaded.fingerprint, StreamConfig(), 25.0)
-    params = encoder.measure(crops_bgr, batch)
     renew = set(i for i, flag in enumerate(reframed) if flag and i > 0)
+    params = encoder.measure_framed(((c, i in renew) for i, c in enumerate(crops_bgr)), batch)
     return [
         FrameMotion(t, p, crops_bgr[i] if i in renew else None)
         for i, (t, p) in enumerate(zip(timestamps_ms, params, strict=True))

@@ -186,8 +186,9 @@ def clip_source(loaded: LoadedModel, path: Path, max_frames: int, batch: int) ->
     runtime = TorchRuntime(loaded)
     coding = StreamConfig(image_quality=KEYFRAME_IMAGE_QUALITY)
     encoder = StreamEncoder(runtime, loaded.fingerprint, coding, clip.fps)
-    params: list[MotionParams] = list(encoder.measure(crops, batch))
-    keyframe = encoder.make_keyframe(crops[0])
+    made = encoder.make_keyframe(crops[0])
+    params: list[MotionParams] = list(encoder.measure(crops, batch, keyframe=made))
+    keyframe = made.keyframe
     size = config.output_size
     if size != config.input_size:
         crops = [cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in crops]

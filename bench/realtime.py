@@ -74,13 +74,14 @@ def measure(loaded: LoadedModel, engine: str, frames: list[np.ndarray], repeats:
     runtime = open_runtime(loaded, engine)
     track_ms, crops = time_tracking(frames, config.input_size)
     crop = frames_to_tensor(crops[len(crops) // 2 : len(crops) // 2 + 1])
-    motion_ms = _median_ms(lambda: runtime.extract_motion(crop), repeats)
+    key_image = frames_to_tensor(crops[:1])  # the keyframe the motion is measured against
+    motion_ms = _median_ms(lambda: runtime.extract_motion(crop, reference=key_image), repeats)
     layout = layout_for(config)
-    params = motion_to_params(runtime.extract_motion(crop), layout)[0]
+    params = motion_to_params(runtime.extract_motion(crop, reference=key_image), layout)[0]
     encoder = MotionEncoder(layout, stream_id=0)
     stamp = iter(range(10**9))
     code_ms = _median_ms(lambda: encoder.encode(params, next(stamp) % (1 << 24)), repeats)
-    keyframe = runtime.encode_keyframe(frames_to_tensor(crops[:1]))
+    keyframe = runtime.encode_keyframe(key_image)
     model = loaded.model
 
     def receive() -> np.ndarray:

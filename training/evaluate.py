@@ -137,12 +137,12 @@ def cross_identity_rows(
         reference = dataset[PairRef(drv_clip, 0, 0)].driving[None].to(device)
         driving = torch.stack([dataset[PairRef(drv_clip, 0, j)].driving for j in picks]).to(device)
         keyframe = model.encode_keyframe(source)
-        ref_motion = model.extract_motion(reference)
+        ref_motion = model.extract_motion(reference)  # the driving video's own keyframe
         outputs = []
         for n in range(len(picks)):
             motion = relative_motion(
                 keyframe.motion,
-                model.extract_motion(driving[n : n + 1]),
+                model.extract_motion(driving[n : n + 1], reference=reference),
                 ref_motion,
                 model.convention,
             )

@@ -73,13 +73,16 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
     portrait = crop_portrait(
         read_image(options.source), config.input_size, what=str(options.source)
     )
-    keyframe: KeyframeFeatures = model.encode_keyframe(frames_to_tensor([portrait]).to(device))
+    portrait_image = frames_to_tensor([portrait]).to(device)  # 1 x 3 x H x W
+    keyframe: KeyframeFeatures = model.encode_keyframe(portrait_image)
     clip = FaceClip(options.driving, config.input_size, options.max_frames)
     fps, total = clip.fps, clip.frame_count
     crops = (crop.image for crop in clip)
     width = config.output_size * (3 if options.compare else 1)
     portrait_out = _resize(portrait, config.output_size)
-    reference: Motion | None = None
+    # Relative motion is measured in the driving video against its first frame (its own
+    # keyframe, whose motion is taken without a reference); absolute motion against the portrait.
+    reference: tuple[torch.Tensor, Motion] | None = None
     written = 0
     with VideoWriter(options.output, fps, (width, config.output_size)) as writer:
         for batch in tqdm(
@@ -88,13 +91,20 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
             unit="batch",
             desc="reenact",
         ):
-            driving = model.extract_motion(frames_to_tensor(batch).to(device))
-            if options.relative:
+            images = frames_to_tensor(batch).to(device)  # B x 3 x H x W
+            if not options.relative:
+                driving = model.extract_motion(images, reference=portrait_image)
+            else:
                 if reference is None:
-                    reference = Motion(*(field[:1] for field in driving))
+                    reference = images[:1], model.extract_motion(images[:1])
+                reference_image, reference_motion = reference
+                driving = model.extract_motion(images, reference=reference_image)
                 n = len(batch)
                 driving = relative_motion(
-                    _expand(keyframe.motion, n), driving, _expand(reference, n), model.convention
+                    _expand(keyframe.motion, n),
+                    driving,
+                    _expand(reference_motion, n),
+                    model.convention,
                 )
             frames = _animate(model, keyframe, driving, options.view)
             for crop, frame in zip(batch, frames, strict=True):
