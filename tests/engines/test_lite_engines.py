@@ -64,3 +64,20 @@ def test_onnx_runtime_runs_the_whole_codec(tmp_path, monkeypatch, crops) -> None
     )
     assert got.shape == (3, 3, 64, 64)
     assert (got - expected).abs().max() < 1e-4
+
+
+def test_every_engine_hands_the_keyframe_reference_to_the_background_flow(
+    tmp_path, monkeypatch, crops
+) -> None:
+    """With background points, a frame's motion depends on the keyframe it is measured against:
+    the engines pass ``reference`` on to the Python stages, unchanged."""
+    monkeypatch.setenv("VID2VID_CACHE", str(tmp_path))
+    loaded = untrained_model("lite-tiny-bg")
+    torch_runtime, onnx = open_runtime(loaded, "torch"), open_runtime(loaded, "onnx")
+    face = loaded.model.face_kp
+    plain = torch_runtime.extract_motion(crops[1:])
+    assert torch.equal(plain.deformation[:, face:], torch.zeros_like(plain.deformation[:, face:]))
+    measured = torch_runtime.extract_motion(crops[1:], reference=crops[:1])
+    assert measured.deformation[:, face:].abs().max() > 0  # the frames moved from the keyframe
+    for got, want in zip(onnx.extract_motion(crops[1:], crops[:1]), measured, strict=True):
+        assert torch.equal(got, want)
