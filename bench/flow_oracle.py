@@ -3,7 +3,8 @@
 ``python -m vid2vid.bench.flow_oracle CLIP [CLIP ...]`` takes, per clip, the tracker's crops at
 256 px (the default framing, up to the first re-framing) and scores against each true frame:
 
-* ``model``: the lite decoder driven by the frame's landmarks (unquantized motion);
+* ``model``: the lite decoder driven by the frame's landmarks (unquantized motion), and by its
+  background points' flow where the model has them;
 * ``frozen``: the keyframe held;
 * ``oracle``: the keyframe warped by the true flow (OpenCV's DIS optical flow from the true frame
   to the keyframe), at the motion network's 64²: what a perfect motion network could reach
@@ -39,7 +40,7 @@ from vid2vid.codec.lite.landmarks import LandmarkReader
 from vid2vid.codec.lite.model import LiteModel
 from vid2vid.codec.video import VideoReader
 from vid2vid.errors import InputError, Vid2VidError
-from vid2vid.training.lite.objective import keypoints_of
+from vid2vid.training.lite.objective import pair_keypoints
 
 SIDE = 256
 FLOW_SIDE = 64  # the lite motion network's resolution
@@ -139,14 +140,16 @@ def held_crops(path: Path, frames: int, stride: int) -> list[np.ndarray]:
 
 
 def _render(
-    model: LiteModel, key: np.ndarray, key_points: np.ndarray, points: np.ndarray
+    model: LiteModel, key: np.ndarray, truth: np.ndarray, key_points: np.ndarray, points: np.ndarray
 ) -> np.ndarray:
-    image = torch.from_numpy(np.ascontiguousarray(key)).permute(2, 0, 1)[None]
+    """The model's frame, driven as a call drives it (background points, if the model has them,
+    measured from the keyframe to the true frame)."""
+    image, frame = (
+        torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None] for x in (key, truth)
+    )
     with torch.inference_mode():
         output, _ = model.render(
-            image,
-            keypoints_of(model, key_points[None], SIDE),
-            keypoints_of(model, points[None], SIDE),
+            image, *pair_keypoints(model, image, frame, key_points[None], points[None])
         )
     return output[0].clamp(0, 1).permute(1, 2, 0).numpy()
 
@@ -161,7 +164,7 @@ def score_clip(model: LiteModel, path: Path, frames: int = 240, stride: int = 4)
     key, key_face = crops[0], face_mask(landmarks[0], SIDE)
     scores: dict[str, list[float]] = {}
     for truth, points in zip(crops[1:], landmarks[1:], strict=True):
-        output = _render(model, key, landmarks[0], points)
+        output = _render(model, key, truth, landmarks[0], points)
         inside = (key_face | face_mask(points, SIDE))[..., None]
         flow = true_flow(key, truth)
         oracle = warp(key, coarse(flow, FLOW_SIDE))

@@ -80,8 +80,11 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
     crops = (crop.image for crop in clip)
     width = config.output_size * (3 if options.compare else 1)
     portrait_out = _resize(portrait, config.output_size)
-    # Relative motion is measured in the driving video against its first frame (its own
-    # keyframe, whose motion is taken without a reference); absolute motion against the portrait.
+    # Motion that is measured against an image (the lite family's background points) is
+    # measured in the driving video against its first frame, its own keyframe, whose motion is
+    # taken without a reference: how the driving scene moved since it began. The portrait shows
+    # another scene, so flow from it to a driving frame would mean nothing. Relative motion
+    # transfers the change since that first frame; absolute motion takes the frame's own.
     reference: tuple[torch.Tensor, Motion] | None = None
     written = 0
     with VideoWriter(options.output, fps, (width, config.output_size)) as writer:
@@ -92,13 +95,11 @@ def reenact(loaded: LoadedModel, options: ReenactOptions) -> int:
             desc="reenact",
         ):
             images = frames_to_tensor(batch).to(device)  # B x 3 x H x W
-            if not options.relative:
-                driving = model.extract_motion(images, reference=portrait_image)
-            else:
-                if reference is None:
-                    reference = images[:1], model.extract_motion(images[:1])
-                reference_image, reference_motion = reference
-                driving = model.extract_motion(images, reference=reference_image)
+            if reference is None:
+                reference = images[:1], model.extract_motion(images[:1])
+            reference_image, reference_motion = reference
+            driving = model.extract_motion(images, reference=reference_image)
+            if options.relative:
                 n = len(batch)
                 driving = relative_motion(
                     _expand(keyframe.motion, n),
