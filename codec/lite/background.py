@@ -11,8 +11,8 @@ border, outside the face in a tracker crop) as extra keypoints. Each sits at a f
 the keyframe; per frame, the sender measures where that place went (DIS optical flow from the
 keyframe's image to the frame, at :data:`FLOW_SIDE` px, the median in a window around the
 point) and sends the displacement as the point's deformation δ (x, y; z = 0), divided by
-:data:`DISPLACEMENT_UNIT` so that the quantizer's deformation step is twice as coarse for them
-(a background needs less precision than a lip). The point's pose is not applied: a background
+:data:`DISPLACEMENT_UNIT` so that the quantizer's deformation step is 8 times as coarse for them
+(a background needs less precision than a lip, and moves much further). The point's pose is not applied: a background
 does not turn with the head, and the viewer's free view leaves it where it is.
 
 The keyframe's own motion has δ = 0 at these points (the flow of an image to itself), which is
@@ -29,8 +29,13 @@ import numpy as np
 FLOW_SIDE = 128
 #: Half the side (at FLOW_SIDE px) of the window whose median flow moves a point.
 WINDOW = 6
-#: A point's δ is its displacement (normalized units) divided by this.
-DISPLACEMENT_UNIT = 2.0
+#: A point's δ is its displacement (normalized units) divided by this. It sets the points' step
+#: at a motion quality (6.2 px at 256 px at quality 34), and only that: the decoder sees
+#: positions. Measured through the bitstream on the two held-out clips with moving backgrounds
+#: at quality 34, units 2 / 4 / 8 cost 11.49 / 10.79 / 10.37 kbit/s (all-in) on one and 9.13 /
+#: 8.44 / 8.16 on the other, at the same PSNR within 0.02 dB: background motion is large
+#: (up to 0.3 of the crop) and smooth, and its bits go to the distance moved, not to precision.
+DISPLACEMENT_UNIT = 8.0
 
 
 def ring_count(grid: int) -> int:
