@@ -16,7 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 from vid2vid.codec.checkpoint import load_checkpoint, save_checkpoint
-from vid2vid.codec.config import preset
+from vid2vid.codec.config import ModelConfig, config_from_dict, preset
+from vid2vid.codec.lite.background import ring_count
+from vid2vid.codec.model import build_model
 from vid2vid.errors import ConfigError, Vid2VidError
 from vid2vid.training.lite.objective import LossWeights
 
@@ -72,6 +74,33 @@ def _sources(manifest: Path) -> list[str]:
     ]
 
 
+def architecture_lines(config: ModelConfig) -> list[str]:
+    """The card's motion and decoder bullets, from the trained config."""
+    grid = config.arch.background_grid
+    face_kp = config.num_kp - ring_count(grid)
+    params = sum(p.numel() for p in build_model(config).parameters()) / 1e6
+    background = (
+        f"; and {ring_count(grid)} background points, the border cells of a {grid} x {grid} grid "
+        "over the crop, each sent as where that place of the keyframe went (DIS optical flow from "
+        "the keyframe image to the frame at 128 px, the median around the point)"
+        if grid
+        else ""
+    )
+    return [
+        "- **motion (sender)**: dlib's 68-point shape predictor on the tracker's crop, a "
+        "weak-perspective pose fit on 15 rigid landmarks (yaw, pitch, roll, scale, translation) "
+        f"and the residuals of {face_kp} landmarks (jaw, brows, nose tip, eye lids and corners, lip "
+        "corners and midpoints) from a generic 3D face as deformations" + background + f": the "
+        f"paper's wire format with K = {config.num_kp}, no learned weights",
+        "- **decoder (receiver)**: the keyframe image is warped by a flow that a U-Net mixes at 64² "
+        f"from {config.num_kp + 1} hypotheses (identity, and one local first-order motion per "
+        f"keypoint{', a plain shift per background point' if grid else ''}); a second U-Net at "
+        "128² paints what the "
+        "warp cannot bring and says where to trust the warp; the blend runs at the output size "
+        f"({params:.2f} M parameters)",
+    ]
+
+
 def model_card(
     run: Path, config_name: str, fingerprint: str, manifest: Path, lineage: str = ""
 ) -> str:
@@ -101,14 +130,7 @@ def model_card(
             if settings.get("hires_data")
             else []
         ),
-        "- **motion (sender)**: dlib's 68-point shape predictor on the tracker's crop, a weak-perspective "
-        "pose fit on 15 rigid landmarks (yaw, pitch, roll, scale, translation) and the residuals of 20 "
-        "landmarks (jaw, brows, nose tip, eye lids and corners, lip corners and midpoints) from a "
-        "generic 3D face as the K = 20 deformations: the paper's wire format, no learned weights",
-        "- **decoder (receiver)**: the keyframe image is warped by a flow that a U-Net mixes at 64² "
-        "from 21 hypotheses (identity, and one local first-order motion per keypoint); a second "
-        "U-Net at 128² paints what the warp cannot bring and says where to trust the warp; the blend "
-        "runs at the output size (1.39 M parameters)",
+        *architecture_lines(config_from_dict(settings["model"])),
         f"- **loss**: {loss_text(settings, best['step'])}; pairs of frames of one clip, half of "
         f"them mirrored; Adam, lr {setting_at(settings, 'lr', best['step'])}, "
         f"batch {setting_at(settings, 'batch', best['step'])}",

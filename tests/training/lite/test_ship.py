@@ -45,3 +45,13 @@ def test_the_card_names_the_loss_the_shipped_step_trained_with() -> None:
     assert "weighted 1.5x" in loss_text(tuned, 10) and "10x the output's mean squared" in loss_text(
         tuned, 10
     )
+
+
+def test_card_describes_background_points_only_where_the_model_has_them() -> None:
+    from vid2vid.codec.config import preset
+    from vid2vid.training.lite.ship import architecture_lines
+
+    plain = " ".join(architecture_lines(preset("lite-256")))
+    grown = " ".join(architecture_lines(preset("lite-256bg")))
+    assert "K = 20" in plain and "background" not in plain and "21 hypotheses" in plain
+    assert "K = 32" in grown and "12 background points" in grown and "33 hypotheses" in grown
