@@ -14,6 +14,6 @@ for id in IP_LAP__test__template_video__129 styletalk__samples__source_video__vi
           Thin-Plate-Spline-Motion-Model__assets__driving; do
     ln -s "$(realpath "$SHARED/train/$id.mp4")" "$held/$id.mp4"
 done
-common=(--res 256 --codecs x264 --crfs 51 --x264-kbps "" --qualities 20,34 --keyframe image $WEIGHTS)
+common=(--res 256 --codecs x264 --crfs 51 --x264-kbps "" --qualities "${QUALITIES:-28,34}" --keyframe image $WEIGHTS)
 vid2vid-bench --clips "$held" -o "$OUT/heldout" "${common[@]}"
 vid2vid-bench --clips "$SHARED/clips" -o "$OUT/clips" "${common[@]}" --max-frames 300

@@ -35,9 +35,13 @@ fi
 
 args=()
 for id in "${HELD_OUT[@]}"; do args+=(--holdout "$id"); done
-# INIT: weights to start a new run from (training/checkpoints/lite-256i-resume: the last
-# session's run where it stopped; codec/weights/default: the shipped step); HIRES: a 512 px dataset of
-# the same corpus (vid2vid-prep --size 512) for every 4th step.
+# CONFIG: the lite preset of a new run (lite-256bg: 20 face keypoints and 12 background points;
+# lite-256: the face only). INIT: weights to start a new run from
+# (training/checkpoints/lite-256bg-resume: the last session's run where it stopped;
+# codec/weights/default: the shipped step; weights without background points are grown to
+# CONFIG's by training/lite/grow.py). HIRES: a 512 px dataset of the same corpus
+# (vid2vid-prep --size 512) for every 4th step.
 exec vid2vid-train-lite --data "$DATA" --eval-data "$EVAL" -o "$RUN" "${args[@]}" \
+    --config "${CONFIG:-lite-256bg}" \
     --eval-minutes "${EVAL_MINUTES:-10}" ${MINUTES:+--minutes "$MINUTES"} \
     ${INIT:+--init-weights "$INIT"} ${HIRES:+--hires-data "$HIRES"} ${LR:+--lr "$LR"}
