@@ -164,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     except Vid2VidError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)
         return 1
-    header = f"{'model':<10}{'engine':<18}{'track':>7}{'motion':>8}{'code':>6}{'sender fps':>12}{'decode ms':>11}{'receiver fps':>14}"
+    header = f"{'model':<12}{'engine':<18}{'track':>7}{'motion':>8}{'code':>6}{'sender fps':>12}{'decode ms':>11}{'receiver fps':>14}"
     print(header)
     for r in rows:
         print(
-            f"{r['model']:<10}{r['engine']:<18}{r['track_ms']:>7.1f}{r['motion_ms']:>8.1f}{r['code_ms']:>6.2f}"
+            f"{r['model']:<12}{r['engine']:<18}{r['track_ms']:>7.1f}{r['motion_ms']:>8.1f}{r['code_ms']:>6.2f}"
             f"{r['sender_fps']:>12.1f}{r['receiver_ms']:>11.1f}{r['receiver_fps']:>14.1f}"
         )
     args.output.mkdir(parents=True, exist_ok=True)

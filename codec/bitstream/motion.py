@@ -49,10 +49,11 @@ from vid2vid.codec.bitstream.quantize import (
 )
 from vid2vid.errors import BitstreamError, ConfigError, MissingIntraError
 
-#: Steps 3x the base (0.76°, 0.006; worst error 0.4 px at 256 px): 9.9 kbit/s at 30 fps for
-#: K = 21 with scale on lively synthetic motion, headers included. rate.py picks the quality for a
-#: real target and clip.
-DEFAULT_QUALITY = 34
+#: Steps 4.6x the base (1.15°, 0.0092; worst error 0.6 px at 256 px). The default model sends
+#: K = 32 (20 face keypoints, 12 background points): on its five held-out people quality 28 costs
+#: 8.5 kbit/s all-in (at most 9.5) for 25.09 dB, quality 34 9.5 kbit/s (two people over 10) for
+#: 25.36 dB. rate.py picks the quality for a real target and clip.
+DEFAULT_QUALITY = 28
 DEFAULT_INTRA_PERIOD = 30
 #: A distance to the intra is one byte on the wire.
 INTRA_PERIOD_MAX = 255
