@@ -14,9 +14,8 @@ exactly what the old one did wherever the background stands still:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
