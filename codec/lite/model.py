@@ -17,6 +17,8 @@ stream layer and the engines treat it like the paper's family:
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -96,6 +98,14 @@ def to_grey(image: Tensor) -> np.ndarray:
     return np.clip(grey, 0.0, 255.0, out=grey).astype(np.uint8)
 
 
+#: dlib's face detector and OpenCV's DIS flow object keep scratch buffers between calls and are
+#: not safe to call from two threads at once, and one process may run a sender and a receiver
+#: on one model (``vid2vid-call``, the in-process call tests), whose threads both get here (the
+#: receiver through ``encode_keyframe``). Module-wide rather than per model, so models stay
+#: deep-copyable (the engines copy them to export).
+_NATIVE_LOCK = threading.Lock()
+
+
 class LiteModel(TalkingHeadModel):
     """K dlib keypoints on a generic face (and background points after them, when the arch has
     a background grid); a 2D warp of the keyframe with inpainting."""
@@ -144,13 +154,13 @@ class LiteModel(TalkingHeadModel):
     def extract_motion(self, image: Tensor, reference: Tensor | None = None) -> Motion:
         """Landmarks and pose of each image; the background points' motion from ``reference``
         (the keyframe image, 1 or B images) to each image, or zero without a reference."""
-        if self._reader is None:
-            self._reader = LandmarkReader()
         grey = to_grey(image)
-        points = np.stack([self._reader(g) for g in grey])
-        return motion_from_landmarks(
-            points, image.shape[-1], image.device, self.background_motion(grey, reference)
-        )
+        with _NATIVE_LOCK:
+            if self._reader is None:
+                self._reader = LandmarkReader()
+            points = np.stack([self._reader(g) for g in grey])
+            background = self.background_motion(grey, reference)
+        return motion_from_landmarks(points, image.shape[-1], image.device, background)
 
     def background_motion(self, grey: np.ndarray, reference: Tensor | None) -> np.ndarray:
         """B x E x 3 deformations of the background points (zeros without a reference)."""
