@@ -113,11 +113,13 @@ class SenderApp(SignalingPeer):
         return True
 
     async def on_call_lost(self, peer_id: str, reason: str, silent: bool) -> None:
-        """Drop the receiver; one that went silent is offered again while it is in the room
-        (it may have hung for a while, or its network came back)."""
+        """Drop the receiver, and offer again while it is in the room: it may have hung for a
+        while, or its network came back, or it hung up on us because *we* hung (a SIGSTOPped
+        sender sees either the receiver's silence or its hang-up first, a race; both mean "offer
+        again"). A receiver that leaves says bye first, and a dropped call is not lost again."""
         await self.drop(peer_id)
         client = self.client
-        if silent and peer_id in self._receivers and client is not None:
+        if peer_id in self._receivers and client is not None:
             with contextlib.suppress(SignalingError):
                 await self._offer(client, peer_id)
 
