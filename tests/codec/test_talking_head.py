@@ -5,18 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vid2vid.codec.config import ModelConfig, preset
-from vid2vid.codec.liveportrait.arch import LivePortraitArch
+from support.configs import LIVEPORTRAIT_TINY
+from vid2vid.codec.config import preset
 from vid2vid.codec.model import seeded_model
-
-LIVEPORTRAIT_TINY = ModelConfig(
-    name="lp-tiny",
-    family="liveportrait",
-    num_kp=21,
-    input_size=64,
-    output_size=128,
-    arch=LivePortraitArch.tiny(),
-)
 
 
 @pytest.mark.parametrize("config", [preset("tiny"), LIVEPORTRAIT_TINY], ids=["fv2v", "lp"])

@@ -86,20 +86,13 @@ def test_op_list_is_the_documented_one():
 
 
 def _lp_tiny():
-    from vid2vid.codec.config import ModelConfig
-    from vid2vid.codec.liveportrait.arch import LivePortraitArch
+    from support.configs import LIVEPORTRAIT_TINY
     from vid2vid.codec.model import seeded_model
     from vid2vid.engines.export import settle_spectral_norm
 
-    config = ModelConfig(
-        name="lp-tiny",
-        family="liveportrait",
-        num_kp=21,
-        input_size=64,
-        output_size=128,
-        arch=LivePortraitArch.tiny(),
-    )
-    return settle_spectral_norm(seeded_model(config))  # converged σ, as trained weights have
+    return settle_spectral_norm(
+        seeded_model(LIVEPORTRAIT_TINY)
+    )  # converged σ, as trained weights have
 
 
 def test_planar_torch_decoder_equals_the_5d_one(settled):

@@ -7,21 +7,15 @@ import dataclasses
 import pytest
 import torch
 
-from vid2vid.codec.config import ModelConfig, config_from_dict, preset
+from support.configs import LIVEPORTRAIT_TINY
+from vid2vid.codec.config import config_from_dict, preset
 from vid2vid.codec.keypoints import FreeView
 from vid2vid.codec.liveportrait.arch import LivePortraitArch
 from vid2vid.codec.liveportrait.model import LivePortraitModel
 from vid2vid.codec.model import build_model, seeded_model
 from vid2vid.errors import ConfigError
 
-TINY = ModelConfig(
-    name="lp-tiny",
-    family="liveportrait",
-    num_kp=21,
-    input_size=64,
-    output_size=128,
-    arch=LivePortraitArch.tiny(),
-)
+TINY = LIVEPORTRAIT_TINY
 
 
 @pytest.mark.slow
