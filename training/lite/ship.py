@@ -1,7 +1,7 @@
 """Ship a lite run's best weights as the package's default model, with its model card.
 
 ``python -m vid2vid.training.lite.ship RUN -o codec/weights/default`` copies ``RUN/best`` into the
-shipped config (``lite-512`` by default: the networks run at fixed low resolutions, so weights
+shipped config (``lite-512bg`` by default: the networks run at fixed low resolutions, so weights
 trained on 256 px crops drive 512 px keyframes and output unchanged), and writes
 ``MODEL_CARD.md`` from the run's settings, its held-out curve and the training corpus's manifest
 (every source repository, commit and licence).
@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a vid2vid-train-lite run folder")
     parser.add_argument("-o", "--output", type=Path, default=Path("codec/weights/default"))
     parser.add_argument(
-        "--config", default="lite-512", help="the shipped config (default: lite-512)"
+        "--config",
+        default="lite-512bg",
+        help="the shipped config, the run's networks at 512 px (default: lite-512bg; lite-512 "
+        "for a run without background points)",
     )
     parser.add_argument("--manifest", type=Path, default=Path("../shared/data/train/manifest.json"))
     parser.add_argument(
