@@ -12,8 +12,9 @@ the keyframe; per frame, the sender measures where that place went (DIS optical 
 keyframe's image to the frame, at :data:`FLOW_SIDE` px, the median in a window around the
 point) and sends the displacement as the point's deformation δ (x, y; z = 0), divided by
 :data:`DISPLACEMENT_UNIT` so that the quantizer's deformation step is 8 times as coarse for them
-(a background needs less precision than a lip, and moves much further). The point's pose is not applied: a background
-does not turn with the head, and the viewer's free view leaves it where it is.
+(a background needs less precision than a lip, and moves much further). The point's pose is not
+applied: a background does not turn with the head, and the viewer's free view leaves it where it
+is.
 
 The keyframe's own motion has δ = 0 at these points (the flow of an image to itself), which is
 what the motion extractor returns when it is given no reference image.

@@ -159,7 +159,7 @@ class LiteModel(TalkingHeadModel):
             if self._reader is None:
                 self._reader = LandmarkReader()
             points = np.stack([self._reader(g) for g in grey])
-            background = self.background_motion(grey, reference)
+        background = self.background_motion(grey, reference)
         return motion_from_landmarks(points, image.shape[-1], image.device, background)
 
     def background_motion(self, grey: np.ndarray, reference: Tensor | None) -> np.ndarray:
@@ -174,10 +174,11 @@ class LiteModel(TalkingHeadModel):
         references = to_grey(reference)
         if len(references) not in (1, len(grey)):
             raise ValueError(f"{len(references)} reference images for {len(grey)} images")
-        if self._tracker is None:
-            self._tracker = PointTracker(self.arch.background_grid)
-        for i, frame in enumerate(grey):
-            moved[i] = self._tracker(references[min(i, len(references) - 1)], frame)
+        with _NATIVE_LOCK:  # the trainer calls this directly, the sender through extract_motion
+            if self._tracker is None:
+                self._tracker = PointTracker(self.arch.background_grid)
+            for i, frame in enumerate(grey):
+                moved[i] = self._tracker(references[min(i, len(references) - 1)], frame)
         return moved
 
     def pose(
